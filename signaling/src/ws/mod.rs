@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 
-use crate::api::join_links;
+use crate::api::{consent, join_links};
 use crate::auth::{session, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -49,9 +49,17 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let peer = match query.join {
-        Some(token) => Peer::Patient {
-            consult_id: join_links::resolve(&state, &token).await?.consult.id,
-        },
+        Some(token) => {
+            let consult = join_links::resolve(&state, &token).await?.consult;
+            // The socket carries media signaling: no media before express consent.
+            if !consent::status(&state, consult.id).await?.privacy {
+                return Err(ApiError::conflict(
+                    "consent_required",
+                    "the privacy notice must be accepted first",
+                ));
+            }
+            Peer::Patient { consult_id: consult.id }
+        }
         None => {
             let cookie = jar.get(SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
             let user = session::authenticate(&state, cookie.value())
