@@ -1,0 +1,381 @@
+//! Per-subscriber bandwidth allocation: which simulcast layer of each video
+//! track a subscriber gets, or whether its video is paused, from that
+//! subscriber's bandwidth estimate.
+//!
+//! The rules, in order of importance on a rural link:
+//!
+//! 1. **Audio first.** A fixed reserve per audio track is taken off the
+//!    estimate before video sees any of it.
+//! 2. **A floor per video track.** A track whose lowest layer (plus margin)
+//!    does not fit is paused, with a [`PauseReason`] the client can show; it
+//!    comes back by itself when the estimate allows.
+//! 3. **Fair sharing.** Every track gets its lowest layer before any track
+//!    gets a second one; then upgrades go one step at a time, round-robin,
+//!    high-priority tracks (active speaker, screen share) first.
+//! 4. **Hysteresis.** Down when the current layers have not fitted the
+//!    estimate for `down_hold` (about half a second: congestion hurts audio
+//!    too). Up only when the estimate has held the upgrade *with headroom*
+//!    for `up_hold`, or when a bandwidth probe confirmed it. The gap between
+//!    the two thresholds is what keeps an oscillating estimate from flapping.
+//!
+//! The share is computed as a prefix of one fixed sequence of steps
+//! (floors, then upgrades), stopping at the first step that does not fit.
+//! That makes the result monotone in the budget: more bandwidth never takes a
+//! layer away from any track. Hysteresis relies on it: going down to
+//! `min(current, plan)` and up to `max(current, plan with headroom)` both stay
+//! within the estimate.
+//!
+//! [`wanted_layers`] folds every subscriber's choice per publisher track, so
+//! the publisher can be told to stop encoding layers nobody takes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::layer::{Layer, LayerSet, MAX_LAYERS};
+
+/// A published track, as the room names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TrackId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Priority {
+    #[default]
+    Normal,
+    /// Upgraded before normal tracks: the active speaker's camera, a screen share.
+    High,
+}
+
+/// One video track a subscriber receives, as the allocator needs to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoTrack {
+    pub id: TrackId,
+    /// Bitrate per layer in bit/s; `None` for a layer the publisher does not
+    /// send. For a layer the publisher has paused (because no one took it),
+    /// pass its nominal rate from the encoding parameters, not 0, or it can
+    /// never be chosen again.
+    pub layers: [Option<u64>; MAX_LAYERS],
+    pub priority: Priority,
+    /// The highest layer worth sending (from the size the subscriber renders
+    /// it at); `None` when the subscriber does not want this video at all.
+    pub max_layer: Option<Layer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AllocatorConfig {
+    /// Taken off the estimate per audio track before any video (Opus at
+    /// 24–32 kbit/s plus RTP/UDP/IP overhead at 50 packets/s).
+    pub audio_reserve_bps: u64,
+    /// A track's floor is its lowest layer's rate times this.
+    pub floor_headroom: f64,
+    /// An upgrade must fit the estimate divided by this.
+    pub up_headroom: f64,
+    /// How long an upgrade must keep fitting before it is taken.
+    pub up_hold: Duration,
+    /// How long the current layers may exceed the estimate before going down.
+    pub down_hold: Duration,
+}
+
+impl Default for AllocatorConfig {
+    fn default() -> AllocatorConfig {
+        AllocatorConfig {
+            audio_reserve_bps: 40_000,
+            floor_headroom: 1.1,
+            up_headroom: 1.2,
+            up_hold: Duration::from_secs(3),
+            down_hold: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why a track's video is not being sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseReason {
+    /// The estimate is below the track's floor once audio is served.
+    Bandwidth,
+    /// The subscriber does not want this video (`max_layer` is `None`).
+    NotWanted,
+    /// The publisher sends no layer of it.
+    NoLayers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Layer(Layer),
+    Paused(PauseReason),
+}
+
+/// The decision for one video track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allocation {
+    pub track: TrackId,
+    pub target: Target,
+    /// Rate of the chosen layer, 0 when paused.
+    pub bitrate_bps: u64,
+}
+
+impl Allocation {
+    pub fn layer(&self) -> Option<Layer> {
+        match self.target {
+            Target::Layer(l) => Some(l),
+            Target::Paused(_) => None,
+        }
+    }
+}
+
+/// `None` is paused; it sorts below every layer.
+type Level = Option<Layer>;
+type Plan = BTreeMap<TrackId, Level>;
+
+/// The layers a track may use, lowest first, with the cumulative cost of
+/// being at each (never decreasing, the first one raised to the floor).
+fn ladder(cfg: &AllocatorConfig, track: &VideoTrack) -> Vec<(Layer, u64)> {
+    let Some(max) = track.max_layer else {
+        return Vec::new();
+    };
+    let available: Vec<(Layer, u64)> = Layer::ALL
+        .iter()
+        .filter_map(|&l| track.layers[l.index()].map(|rate| (l, rate)))
+        .collect();
+    let mut usable: Vec<(Layer, u64)> = available.iter().copied().filter(|&(l, _)| l <= max).collect();
+    if usable.is_empty() {
+        // Only layers above what the subscriber asked for: the lowest beats nothing.
+        usable.extend(available.first());
+    }
+    let mut cost = 0;
+    for (i, (_, rate)) in usable.iter_mut().enumerate() {
+        let need = if i == 0 {
+            (*rate as f64 * cfg.floor_headroom).round() as u64
+        } else {
+            *rate
+        };
+        cost = cost.max(need);
+        *rate = cost;
+    }
+    usable
+}
+
+/// The share of `budget` among `tracks`: floors first, then upgrades one step
+/// per track per round, high priority first, stopping at the first step that
+/// does not fit.
+fn plan(cfg: &AllocatorConfig, budget: u64, tracks: &[VideoTrack]) -> Plan {
+    let mut steps = Vec::new();
+    for track in tracks {
+        let ladder = ladder(cfg, track);
+        for (round, &(layer, cost)) in ladder.iter().enumerate() {
+            let step_cost = cost - if round == 0 { 0 } else { ladder[round - 1].1 };
+            let group = match (round, track.priority) {
+                (0, _) => 0,
+                (_, Priority::High) => 1,
+                (_, Priority::Normal) => 2,
+            };
+            let rank = if round == 0 {
+                std::cmp::Reverse(track.priority)
+            } else {
+                std::cmp::Reverse(Priority::Normal)
+            };
+            steps.push(((group, round, rank, track.id), layer, step_cost));
+        }
+    }
+    steps.sort_by_key(|&(key, _, _)| key);
+
+    let mut result: Plan = tracks.iter().map(|t| (t.id, None)).collect();
+    let mut left = budget;
+    for ((_, _, _, id), layer, cost) in steps {
+        if cost > left {
+            break;
+        }
+        left -= cost;
+        result.insert(id, Some(layer));
+    }
+    result
+}
+
+/// An upgrade waiting for its hold time.
+#[derive(Debug, Clone)]
+struct PendingUp {
+    since: Instant,
+    /// The lowest plan seen since `since`, per track: what the estimate has
+    /// supported the whole time.
+    sustained: Plan,
+}
+
+/// The allocation state of one subscriber.
+#[derive(Debug, Clone)]
+pub struct Allocator {
+    cfg: AllocatorConfig,
+    current: Plan,
+    down_since: Option<Instant>,
+    up: Option<PendingUp>,
+    probe_confirmed: bool,
+}
+
+impl Allocator {
+    pub fn new(cfg: AllocatorConfig) -> Allocator {
+        Allocator {
+            cfg,
+            current: Plan::new(),
+            down_since: None,
+            up: None,
+            probe_confirmed: false,
+        }
+    }
+
+    /// A bandwidth probe succeeded: the pending upgrade, if any, is taken at
+    /// the next [`Self::update`] without waiting out the hold time.
+    pub fn probe_succeeded(&mut self) {
+        self.probe_confirmed = true;
+    }
+
+    /// When a pending change falls due; call [`Self::update`] then with the
+    /// latest inputs.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let down = self.down_since.map(|t| t + self.cfg.down_hold);
+        let up = self.up.as_ref().map(|u| u.since + self.cfg.up_hold);
+        down.into_iter().chain(up).min()
+    }
+
+    /// What the subscriber would take with no bandwidth limit: the I/O layer
+    /// hands it to the congestion controller as the rate worth probing for.
+    pub fn desired_bps(&self, video: &[VideoTrack], audio_tracks: usize) -> u64 {
+        let top = video
+            .iter()
+            .filter_map(|t| ladder(&self.cfg, t).last().map(|&(_, c)| c));
+        top.fold(self.audio_reserve(audio_tracks), u64::saturating_add)
+    }
+
+    fn audio_reserve(&self, audio_tracks: usize) -> u64 {
+        self.cfg.audio_reserve_bps.saturating_mul(audio_tracks as u64)
+    }
+
+    /// Recomputes the allocation from the latest estimate (bit/s) and the
+    /// tracks the subscriber receives (ids unique). Call on every new
+    /// estimate, track change, and at [`Self::poll_timeout`].
+    pub fn update(
+        &mut self,
+        now: Instant,
+        estimate_bps: u64,
+        video: &[VideoTrack],
+        audio_tracks: usize,
+    ) -> Vec<Allocation> {
+        debug_assert!(
+            video
+                .iter()
+                .enumerate()
+                .all(|(i, t)| video[..i].iter().all(|u| u.id != t.id)),
+            "duplicate track ids"
+        );
+        let available = estimate_bps.saturating_sub(self.audio_reserve(audio_tracks));
+        let keep = plan(&self.cfg, available, video);
+        let upgrade = plan(&self.cfg, (available as f64 / self.cfg.up_headroom) as u64, video);
+
+        self.follow_track_changes(video, &upgrade);
+
+        let over_budget = self.current.iter().any(|(id, &level)| keep[id] < level);
+        if over_budget {
+            self.up = None;
+            let since = *self.down_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= self.cfg.down_hold {
+                for (id, level) in self.current.iter_mut() {
+                    *level = (*level).min(keep[id]);
+                }
+                self.down_since = None;
+            }
+        } else {
+            self.down_since = None;
+            self.consider_upgrade(now, upgrade);
+        }
+        self.probe_confirmed = false;
+
+        video.iter().map(|t| self.allocation(t)).collect()
+    }
+
+    /// Forgets tracks that went away; places new tracks at once (there is no
+    /// earlier level to be cautious about), and moves a track whose layer
+    /// vanished (publisher stopped it, subscriber shrank it) to the nearest
+    /// one it may use.
+    fn follow_track_changes(&mut self, video: &[VideoTrack], upgrade: &Plan) {
+        self.current.retain(|id, _| upgrade.contains_key(id));
+        for track in video {
+            let ladder = ladder(&self.cfg, track);
+            match self.current.get(&track.id).copied() {
+                None => {
+                    self.current.insert(track.id, upgrade[&track.id]);
+                }
+                Some(Some(layer)) if !ladder.iter().any(|&(l, _)| l == layer) => {
+                    let below = ladder.iter().rev().find(|&&(l, _)| l < layer);
+                    let nearest = below.or(ladder.first()).map(|&(l, _)| l);
+                    self.current.insert(track.id, nearest);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn consider_upgrade(&mut self, now: Instant, upgrade: Plan) {
+        let wants_more = self.current.iter().any(|(id, &level)| upgrade[id] > level);
+        if !wants_more {
+            self.up = None;
+            return;
+        }
+        let pending = match self.up.take() {
+            Some(mut p) if p.sustained.keys().eq(upgrade.keys()) => {
+                for (id, level) in p.sustained.iter_mut() {
+                    *level = (*level).min(upgrade[id]);
+                }
+                p
+            }
+            // First sight, or the set of tracks changed: start over.
+            _ => PendingUp {
+                since: now,
+                sustained: upgrade.clone(),
+            },
+        };
+        let held = now.saturating_duration_since(pending.since) >= self.cfg.up_hold;
+        if self.probe_confirmed || held {
+            let target = if self.probe_confirmed {
+                &upgrade
+            } else {
+                &pending.sustained
+            };
+            for (id, level) in self.current.iter_mut() {
+                *level = (*level).max(target[id]);
+            }
+        } else {
+            self.up = Some(pending);
+        }
+    }
+
+    fn allocation(&self, track: &VideoTrack) -> Allocation {
+        let level = self.current.get(&track.id).copied().flatten();
+        let (target, bitrate_bps) = match level {
+            Some(layer) => (Target::Layer(layer), track.layers[layer.index()].unwrap_or(0)),
+            None if track.max_layer.is_none() => (Target::Paused(PauseReason::NotWanted), 0),
+            None if track.layers.iter().all(Option::is_none) => (Target::Paused(PauseReason::NoLayers), 0),
+            None => (Target::Paused(PauseReason::Bandwidth), 0),
+        };
+        Allocation {
+            track: track.id,
+            target,
+            bitrate_bps,
+        }
+    }
+}
+
+/// For each publisher track, the layers at least one subscriber takes.
+///
+/// Feed it every subscriber's chosen layers *and* the layers their rewriters
+/// still forward while a switch waits for a keyframe; a layer missing from
+/// the result (or a track missing altogether) can be paused at the publisher.
+/// Resuming a paused layer costs a keyframe and a ramp-up, so the caller may
+/// keep the lowest layer on regardless.
+pub fn wanted_layers(selected: impl IntoIterator<Item = (TrackId, Layer)>) -> BTreeMap<TrackId, LayerSet> {
+    let mut wanted: BTreeMap<TrackId, LayerSet> = BTreeMap::new();
+    for (track, layer) in selected {
+        wanted.entry(track).or_default().insert(layer);
+    }
+    wanted
+}
+
+#[cfg(test)]
+#[path = "allocator_tests.rs"]
+mod tests;

@@ -1,0 +1,439 @@
+//! Tests for `allocator.rs`, on a simulated clock with estimates updated
+//! every 100 ms as a congestion controller would.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::testutil::{Rng, SimClock};
+
+const TICK: Duration = Duration::from_millis(100);
+/// Layer rates of a typical 3-layer VP8 simulcast camera.
+const RATES: [Option<u64>; 3] = [Some(150_000), Some(500_000), Some(1_500_000)];
+
+fn camera(id: u64) -> VideoTrack {
+    VideoTrack {
+        id: TrackId(id),
+        layers: RATES,
+        priority: Priority::Normal,
+        max_layer: Some(Layer::HIGH),
+    }
+}
+
+fn target(allocs: &[Allocation], id: u64) -> Target {
+    allocs
+        .iter()
+        .find(|a| a.track == TrackId(id))
+        .expect("track allocated")
+        .target
+}
+
+/// Estimate (before audio) at which `video_bps` fits with the upgrade headroom.
+fn with_headroom(video_bps: u64, audio_tracks: u64) -> u64 {
+    (video_bps as f64 * 1.2) as u64 + 40_000 * audio_tracks + 100
+}
+
+struct Sim {
+    clock: SimClock,
+    alloc: Allocator,
+    tracks: Vec<VideoTrack>,
+    audio: usize,
+    /// (time since start, allocations) after every change.
+    changes: Vec<(Duration, Vec<Allocation>)>,
+    last: Vec<Allocation>,
+    start: Instant,
+}
+
+impl Sim {
+    fn new(tracks: Vec<VideoTrack>, audio: usize) -> Sim {
+        let clock = SimClock::new();
+        let start = clock.now;
+        Sim {
+            clock,
+            alloc: Allocator::new(AllocatorConfig::default()),
+            tracks,
+            audio,
+            changes: Vec::new(),
+            last: Vec::new(),
+            start,
+        }
+    }
+
+    fn update(&mut self, estimate: u64) -> Vec<Allocation> {
+        let allocs = self.alloc.update(self.clock.now, estimate, &self.tracks, self.audio);
+        if allocs != self.last {
+            self.changes.push((self.clock.now - self.start, allocs.clone()));
+            self.last = allocs.clone();
+        }
+        allocs
+    }
+
+    /// Feeds `estimate` every 100 ms for `span`; returns the last allocation.
+    fn run(&mut self, estimate: u64, span: Duration) -> Vec<Allocation> {
+        let end = self.clock.now + span;
+        let mut allocs = self.update(estimate);
+        while self.clock.now + TICK <= end {
+            self.clock.advance(TICK);
+            allocs = self.update(estimate);
+        }
+        allocs
+    }
+
+    /// Runs until the allocation of `id` becomes `want`; returns how long that took.
+    fn time_until(&mut self, estimate: u64, id: u64, want: Target, limit: Duration) -> Option<Duration> {
+        let from = self.clock.now;
+        loop {
+            if target(&self.update(estimate), id) == want {
+                return Some(self.clock.now - from);
+            }
+            if self.clock.now - from >= limit {
+                return None;
+            }
+            self.clock.advance(TICK);
+        }
+    }
+}
+
+#[test]
+fn audio_is_reserved_before_video() {
+    // 200 kbit/s of video fits 150k * 1.1 with headroom without audio...
+    let mut alone = Sim::new(vec![camera(1)], 0);
+    assert_eq!(target(&alone.update(240_000), 1), Target::Layer(Layer::LOW));
+    // ...but not once two audio tracks have taken their 80 kbit/s.
+    let mut with_audio = Sim::new(vec![camera(1)], 2);
+    assert_eq!(
+        target(&with_audio.update(240_000), 1),
+        Target::Paused(PauseReason::Bandwidth)
+    );
+    // A tiny estimate still leaves audio alone: video paused, nothing else to cut.
+    assert_eq!(
+        target(&with_audio.update(30_000), 1),
+        Target::Paused(PauseReason::Bandwidth)
+    );
+    // The reserve is configurable.
+    let cfg = AllocatorConfig {
+        audio_reserve_bps: 10_000,
+        ..AllocatorConfig::default()
+    };
+    let mut a = Allocator::new(cfg);
+    assert_eq!(
+        target(&a.update(Instant::now(), 240_000, &[camera(1)], 2), 1),
+        Target::Layer(Layer::LOW)
+    );
+}
+
+#[test]
+fn goes_down_within_a_second_of_a_drop() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    assert_eq!(
+        target(&sim.run(3_000_000, Duration::from_secs(1)), 1),
+        Target::Layer(Layer::HIGH)
+    );
+    let took = sim
+        .time_until(600_000, 1, Target::Layer(Layer::MID), Duration::from_secs(5))
+        .unwrap();
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    assert!(took >= AllocatorConfig::default().down_hold, "no hold at all: {took:?}");
+    // A collapse below the floor pauses video within a second too.
+    let took = sim
+        .time_until(
+            100_000,
+            1,
+            Target::Paused(PauseReason::Bandwidth),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+}
+
+#[test]
+fn a_short_dip_does_not_go_down() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(3_000_000, Duration::from_secs(1));
+    sim.run(600_000, Duration::from_millis(300));
+    let allocs = sim.run(3_000_000, Duration::from_secs(2));
+    assert_eq!(target(&allocs, 1), Target::Layer(Layer::HIGH));
+    assert_eq!(sim.changes.len(), 1, "{:?}", sim.changes);
+}
+
+#[test]
+fn goes_up_only_after_the_hold_time() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    assert_eq!(
+        target(&sim.run(with_headroom(500_000, 1), Duration::from_secs(1)), 1),
+        Target::Layer(Layer::MID)
+    );
+    let plenty = with_headroom(1_500_000, 1);
+    let raised_at = sim.clock.now;
+    sim.update(plenty);
+    assert_eq!(sim.alloc.poll_timeout(), Some(raised_at + Duration::from_secs(3)));
+    let took = sim
+        .time_until(plenty, 1, Target::Layer(Layer::HIGH), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(took, Duration::from_secs(3));
+    assert_eq!(sim.alloc.poll_timeout(), None);
+}
+
+#[test]
+fn headroom_is_required_to_go_up() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(with_headroom(500_000, 1), Duration::from_secs(1));
+    // Enough for HIGH at face value, not with 20 % headroom: stays at MID.
+    let allocs = sim.run(1_500_000 + 40_000 + 10_000, Duration::from_secs(10));
+    assert_eq!(target(&allocs, 1), Target::Layer(Layer::MID));
+}
+
+#[test]
+fn an_upgrade_takes_what_held_for_the_whole_hold_time() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(with_headroom(165_000, 1), Duration::from_secs(1));
+    // HIGH is affordable for only part of the window, MID throughout.
+    sim.run(with_headroom(1_500_000, 1), Duration::from_secs(1));
+    sim.run(with_headroom(500_000, 1), Duration::from_millis(500));
+    let allocs = sim.run(with_headroom(1_500_000, 1), Duration::from_millis(1600));
+    assert_eq!(target(&allocs, 1), Target::Layer(Layer::MID));
+}
+
+#[test]
+fn a_probe_confirms_headroom_at_once() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    let enough_for_mid = with_headroom(500_000, 1);
+    sim.run(enough_for_mid, Duration::from_secs(1));
+    // A probe with nothing to upgrade is used up, not saved for later.
+    sim.alloc.probe_succeeded();
+    sim.update(enough_for_mid);
+    let plenty = with_headroom(1_500_000, 1);
+    sim.clock.advance(TICK);
+    assert_eq!(target(&sim.update(plenty), 1), Target::Layer(Layer::MID));
+    // A probe while an upgrade waits takes it without the hold time.
+    sim.alloc.probe_succeeded();
+    sim.clock.advance(TICK);
+    assert_eq!(target(&sim.update(plenty), 1), Target::Layer(Layer::HIGH));
+    assert_eq!(sim.alloc.poll_timeout(), None);
+}
+
+#[test]
+fn pauses_below_the_floor_and_resumes_by_itself() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    assert_eq!(
+        target(&sim.run(400_000, Duration::from_secs(1)), 1),
+        Target::Layer(Layer::LOW)
+    );
+    let paused = sim.run(150_000, Duration::from_secs(2));
+    assert_eq!(
+        paused[0],
+        Allocation {
+            track: TrackId(1),
+            target: Target::Paused(PauseReason::Bandwidth),
+            bitrate_bps: 0
+        }
+    );
+    let took = sim
+        .time_until(400_000, 1, Target::Layer(Layer::LOW), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(took, Duration::from_secs(3));
+    assert_eq!(sim.last[0].bitrate_bps, 150_000);
+}
+
+#[test]
+fn oscillating_estimate_does_not_flap() {
+    // Swinging between plenty and little every second: one step down, then
+    // it never holds long enough to go back up.
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(3_000_000, Duration::from_secs(1));
+    for _ in 0..30 {
+        sim.run(400_000, Duration::from_secs(1));
+        sim.run(3_000_000, Duration::from_secs(1));
+    }
+    assert_eq!(sim.changes.len(), 2, "{:?}", sim.changes);
+
+    // Jitter of ±10 % around what MID needs: nothing changes at all.
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(with_headroom(500_000, 1), Duration::from_secs(1));
+    for _ in 0..100 {
+        sim.run(500_000 + 40_000 - 50_000, Duration::from_millis(300));
+        sim.run(500_000 + 40_000 + 50_000, Duration::from_millis(300));
+    }
+    assert_eq!(sim.changes.len(), 1, "{:?}", sim.changes);
+}
+
+#[test]
+fn two_tracks_share_fairly() {
+    let tracks = vec![camera(1), camera(2)];
+    // Room for two floors but not one floor plus a MID: both LOW, not MID + paused.
+    let mut sim = Sim::new(tracks.clone(), 2);
+    let allocs = sim.update(with_headroom(2 * 165_000 + 300_000, 2));
+    assert_eq!(
+        (target(&allocs, 1), target(&allocs, 2)),
+        (Target::Layer(Layer::LOW), Target::Layer(Layer::LOW))
+    );
+    // One upgrade's worth more: the first track by id gets it, then both.
+    let mut sim = Sim::new(tracks.clone(), 2);
+    let allocs = sim.update(with_headroom(165_000 + 500_000, 2));
+    assert_eq!(
+        (target(&allocs, 1), target(&allocs, 2)),
+        (Target::Layer(Layer::MID), Target::Layer(Layer::LOW))
+    );
+    let mut sim = Sim::new(tracks, 2);
+    let allocs = sim.update(with_headroom(2 * 500_000, 2));
+    assert_eq!(
+        (target(&allocs, 1), target(&allocs, 2)),
+        (Target::Layer(Layer::MID), Target::Layer(Layer::MID))
+    );
+    // Too little for two floors: one track shows, the other is paused.
+    let allocs = sim.run(40_000 * 2 + 200_000, Duration::from_secs(2));
+    assert_eq!(
+        (target(&allocs, 1), target(&allocs, 2)),
+        (Target::Layer(Layer::LOW), Target::Paused(PauseReason::Bandwidth))
+    );
+}
+
+#[test]
+fn high_priority_track_is_upgraded_first() {
+    let mut screen = camera(9);
+    screen.priority = Priority::High;
+    let mut sim = Sim::new(vec![camera(1), screen], 1);
+    let allocs = sim.update(with_headroom(165_000 + 1_500_000, 1));
+    assert_eq!(
+        (target(&allocs, 1), target(&allocs, 9)),
+        (Target::Layer(Layer::LOW), Target::Layer(Layer::HIGH))
+    );
+}
+
+#[test]
+fn track_changes_take_effect_at_once() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(with_headroom(1_500_000, 1), Duration::from_secs(1));
+    // The subscriber shrinks the tile: down at once, no hold.
+    sim.tracks[0].max_layer = Some(Layer::LOW);
+    assert_eq!(
+        target(&sim.update(with_headroom(1_500_000, 1)), 1),
+        Target::Layer(Layer::LOW)
+    );
+    // ...and hides it.
+    sim.tracks[0].max_layer = None;
+    assert_eq!(
+        target(&sim.update(3_000_000), 1),
+        Target::Paused(PauseReason::NotWanted)
+    );
+    // The publisher stops its top layer while it is forwarded.
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(3_000_000, Duration::from_secs(1));
+    sim.tracks[0].layers[2] = None;
+    assert_eq!(target(&sim.update(3_000_000), 1), Target::Layer(Layer::MID));
+    sim.tracks[0].layers = [None; 3];
+    assert_eq!(target(&sim.update(3_000_000), 1), Target::Paused(PauseReason::NoLayers));
+    // A new track starts at once at what fits with headroom.
+    sim.tracks.push(camera(2));
+    assert_eq!(target(&sim.update(3_000_000), 2), Target::Layer(Layer::HIGH));
+    sim.tracks.remove(0);
+    assert_eq!(sim.update(3_000_000).len(), 1);
+}
+
+#[test]
+fn only_a_higher_layer_published_is_still_shown() {
+    let mut track = camera(1);
+    track.layers = [None, None, Some(300_000)];
+    track.max_layer = Some(Layer::LOW);
+    let mut sim = Sim::new(vec![track], 0);
+    assert_eq!(target(&sim.update(1_000_000), 1), Target::Layer(Layer::HIGH));
+}
+
+#[test]
+fn desired_rate_is_everything_at_the_top() {
+    let alloc = Allocator::new(AllocatorConfig::default());
+    let mut hidden = camera(3);
+    hidden.max_layer = None;
+    assert_eq!(
+        alloc.desired_bps(&[camera(1), camera(2), hidden], 2),
+        80_000 + 3_000_000
+    );
+}
+
+#[test]
+fn wanted_layers_fold_all_subscribers() {
+    let (a, b, c) = (TrackId(1), TrackId(2), TrackId(3));
+    let wanted = wanted_layers([(a, Layer::LOW), (b, Layer::HIGH), (a, Layer::HIGH), (a, Layer::LOW)]);
+    assert_eq!(wanted[&a].iter().collect::<Vec<_>>(), vec![Layer::LOW, Layer::HIGH]);
+    assert_eq!(wanted[&b].iter().collect::<Vec<_>>(), vec![Layer::HIGH]);
+    assert!(!wanted.contains_key(&c), "nobody takes track 3");
+
+    // Straight from allocations: paused tracks contribute nothing.
+    let allocs = [
+        Allocation {
+            track: a,
+            target: Target::Layer(Layer::MID),
+            bitrate_bps: 500_000,
+        },
+        Allocation {
+            track: b,
+            target: Target::Paused(PauseReason::Bandwidth),
+            bitrate_bps: 0,
+        },
+    ];
+    let wanted = wanted_layers(allocs.iter().filter_map(|x| Some((x.track, x.layer()?))));
+    assert_eq!(wanted.len(), 1);
+    assert!(wanted[&a].contains(Layer::MID));
+}
+
+#[test]
+fn deterministic_for_the_same_inputs() {
+    let run = || {
+        let mut sim = Sim::new(vec![camera(1), camera(2)], 2);
+        let mut x = 1_000_000u64;
+        for i in 0..200u64 {
+            x = (x * 7 + i * 13_001) % 3_000_000;
+            sim.run(x, Duration::from_millis(200));
+        }
+        sim.changes
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn arbitrary_inputs_never_panic_and_settle_within_the_estimate() {
+    let mut rng = Rng::new(0xA110C);
+    let mut clock = SimClock::new();
+    let mut alloc = Allocator::new(AllocatorConfig::default());
+    let rate = |rng: &mut Rng| match rng.below(6) {
+        0 => None,
+        1 => Some(u64::MAX),
+        2 => Some(0),
+        _ => Some(rng.below(3_000_000)),
+    };
+    for _ in 0..5_000 {
+        let tracks: Vec<VideoTrack> = (0..rng.below(4))
+            .map(|id| VideoTrack {
+                id: TrackId(id),
+                layers: [rate(&mut rng), rate(&mut rng), rate(&mut rng)],
+                priority: if rng.below(3) == 0 {
+                    Priority::High
+                } else {
+                    Priority::Normal
+                },
+                max_layer: Layer::new(rng.below(4) as usize),
+            })
+            .collect();
+        let estimate = if rng.below(10) == 0 {
+            u64::MAX
+        } else {
+            rng.below(5_000_000)
+        };
+        let audio = rng.below(3) as usize;
+        if rng.below(20) == 0 {
+            alloc.probe_succeeded();
+        }
+        let allocs = alloc.update(clock.now, estimate, &tracks, audio);
+        assert_eq!(allocs.len(), tracks.len());
+        let _ = alloc.desired_bps(&tracks, audio);
+        // Whatever happened before, once the down hold has passed with the
+        // same inputs the video fits in what audio leaves.
+        clock.advance(AllocatorConfig::default().down_hold);
+        let settled = alloc.update(clock.now, estimate, &tracks, audio);
+        let video = settled.iter().fold(0u64, |sum, a| sum.saturating_add(a.bitrate_bps));
+        assert!(
+            video <= estimate.saturating_sub(40_000 * audio as u64),
+            "{settled:?} over {estimate}"
+        );
+        clock.advance(Duration::from_millis(rng.below(1500)));
+    }
+}
