@@ -148,6 +148,28 @@ impl AuditLog {
         }
     }
 
+    /// Records `action` by `actor` on one patient's `object_type` record:
+    /// the shape of almost every event the API writes.
+    pub async fn on_patient(
+        &self,
+        actor: &Actor,
+        client: &ClientInfo,
+        action: &str,
+        patient_id: i64,
+        object_type: &str,
+        object_id: impl ToString,
+    ) -> Result<i64, sqlx::Error> {
+        self.record(Event {
+            actor,
+            action,
+            patient_id: Some(patient_id),
+            object_type,
+            object_id: Some(object_id.to_string()),
+            client: Some(client),
+        })
+        .await
+    }
+
     async fn head(&self) -> Result<String, sqlx::Error> {
         let head: Option<String> = on_db!(&self.db, pool => {
             sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")

@@ -16,6 +16,7 @@ static WEB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../web-client");
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { file("index.html") }))
+        .route("/app", get(|| async { file("app.html") }))
         .route("/j/{token}", get(|| async { file("patient.html") }))
         .route(
             "/static/{*path}",

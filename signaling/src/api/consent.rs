@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::consults;
-use crate::audit::{Actor, Event};
+use crate::audit::Actor;
 use crate::auth::{CurrentUser, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ClientInfo};
@@ -109,6 +109,16 @@ pub enum ConsentKind {
 }
 
 impl ConsentKind {
+    /// The audit action for granting or revoking this kind.
+    fn action(self, verb: &str) -> &'static str {
+        match (self, verb) {
+            (ConsentKind::Privacy, "grant") => "consent.privacy.grant",
+            (ConsentKind::Recording, "grant") => "consent.recording.grant",
+            (ConsentKind::Privacy, _) => "consent.privacy.revoke",
+            (ConsentKind::Recording, _) => "consent.recording.revoke",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             ConsentKind::Privacy => "privacy",
@@ -206,18 +216,14 @@ pub async fn record(
         });
         state
             .audit
-            .record(Event {
+            .on_patient(
                 actor,
-                action: if kind == ConsentKind::Privacy {
-                    "consent.privacy.grant"
-                } else {
-                    "consent.recording.grant"
-                },
-                patient_id: Some(consult.patient_id),
-                object_type: "consult",
-                object_id: Some(consult.id.to_string()),
-                client: Some(client),
-            })
+                client,
+                kind.action("grant"),
+                consult.patient_id,
+                "consult",
+                consult.id,
+            )
             .await?;
     }
     status(state, consult.id).await
@@ -242,20 +248,29 @@ pub async fn revoke(
     });
     state
         .audit
-        .record(Event {
+        .on_patient(
             actor,
-            action: if kind == ConsentKind::Privacy {
-                "consent.privacy.revoke"
-            } else {
-                "consent.recording.revoke"
-            },
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(consult.id.to_string()),
-            client: Some(client),
-        })
+            client,
+            kind.action("revoke"),
+            consult.patient_id,
+            "consult",
+            consult.id,
+        )
         .await?;
     status(state, consult.id).await
+}
+
+/// Every consent record of a consult, revoked ones included, oldest first.
+pub async fn records(state: &AppState, consult_id: i64) -> ApiResult<Vec<ConsentRecord>> {
+    Ok(on_db!(&state.db, pool => {
+        sqlx::query_as(
+            "SELECT id, kind, notice_version, language, method, witness_user_id, granted_at, revoked_at \
+             FROM consents WHERE consult_id = $1 ORDER BY id",
+        )
+        .bind(consult_id)
+        .fetch_all(pool)
+        .await?
+    }))
 }
 
 /// The consult's live consents (current notice version, not revoked).
@@ -324,25 +339,17 @@ pub async fn list(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<ConsentRecord>>> {
     let consult = consults::load_visible(&state, &user, id).await?;
-    let rows: Vec<ConsentRecord> = on_db!(&state.db, pool => {
-        sqlx::query_as(
-            "SELECT id, kind, notice_version, language, method, witness_user_id, granted_at, revoked_at \
-             FROM consents WHERE consult_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?
-    });
+    let rows = records(&state, id).await?;
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "consent.read",
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "consent.read",
+            consult.patient_id,
+            "consult",
+            id,
+        )
         .await?;
     Ok(Json(rows))
 }

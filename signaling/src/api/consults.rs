@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::access::{consult_condition, Scope};
 use super::join_links::{self, JoinLink};
 use super::{patients, time, validate};
-use crate::audit::Event;
 use crate::auth::{CurrentUser, Role};
 use crate::clinical::status::ConsultStatus;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -148,14 +147,7 @@ pub async fn create(
     let join_link = join_links::issue(&state, &consult, &patient).await?;
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "consult.create",
-            patient_id: Some(patient.id),
-            object_type: "consult",
-            object_id: Some(id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(&user.actor(), &client, "consult.create", patient.id, "consult", id)
         .await?;
     Ok((StatusCode::CREATED, Json(ConsultCreated { consult, join_link })))
 }
@@ -288,14 +280,7 @@ async fn audit_read(
 ) -> ApiResult<()> {
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action,
-            patient_id: Some(c.patient_id),
-            object_type: "consult",
-            object_id: Some(c.id.to_string()),
-            client: Some(client),
-        })
+        .on_patient(&user.actor(), client, action, c.patient_id, "consult", c.id)
         .await?;
     Ok(())
 }
@@ -373,14 +358,14 @@ pub async fn reschedule(
     }
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "consult.reschedule",
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "consult.reschedule",
+            consult.patient_id,
+            "consult",
+            id,
+        )
         .await?;
     Ok(Json(load(&state, id).await?))
 }
@@ -418,14 +403,14 @@ pub async fn change_status(
     transition(&state, &consult, change.status, cancel_reason).await?;
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "consult.status",
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "consult.status",
+            consult.patient_id,
+            "consult",
+            id,
+        )
         .await?;
     if change.status == ConsultStatus::Cancelled {
         join_links::revoke_all(&state, id).await?;

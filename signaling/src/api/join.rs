@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::consent::{self, ConsentRequest, ConsentStatus, Method, RevokeRequest, CURRENT_NOTICE};
 use super::consults::{self, Consult};
 use super::join_links;
-use crate::audit::{Actor, Event};
+use crate::audit::Actor;
 use crate::clinical::status::ConsultStatus;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ClientInfo};
@@ -62,14 +62,14 @@ pub async fn info(
     let consent = consent::status(&state, consult.id).await?;
     state
         .audit
-        .record(Event {
-            actor: &patient_actor(&consult),
-            action: "join.open",
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(consult.id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &patient_actor(&consult),
+            &client,
+            "join.open",
+            consult.patient_id,
+            "consult",
+            consult.id,
+        )
         .await?;
     let (opens_at, closes_at) = join_links::window(&state, consult.starts_at);
     Ok(Json(JoinInfo {
@@ -153,14 +153,14 @@ pub async fn arrive(
         consults::transition(&state, &consult, ConsultStatus::Waiting, None).await?;
         state
             .audit
-            .record(Event {
-                actor: &patient_actor(&consult),
-                action: "consult.arrive",
-                patient_id: Some(consult.patient_id),
-                object_type: "consult",
-                object_id: Some(consult.id.to_string()),
-                client: Some(&client),
-            })
+            .on_patient(
+                &patient_actor(&consult),
+                &client,
+                "consult.arrive",
+                consult.patient_id,
+                "consult",
+                consult.id,
+            )
             .await?;
     }
     let now = consults::load(&state, consult.id).await?;

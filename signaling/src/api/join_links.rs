@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 use super::consults::{self, Consult};
 use super::patients::Patient;
 use super::time;
-use crate::audit::Event;
 use crate::auth::{token, CurrentUser, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ClientInfo};
@@ -160,14 +159,14 @@ pub async fn reissue(
     let link = issue(&state, &consult, &patient).await?;
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "join_link.issue",
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "join_link.issue",
+            consult.patient_id,
+            "consult",
+            id,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(link)))
 }
@@ -186,14 +185,14 @@ pub async fn revoke(
     revoke_all(&state, id).await?;
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "join_link.revoke",
-            patient_id: Some(consult.patient_id),
-            object_type: "consult",
-            object_id: Some(id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "join_link.revoke",
+            consult.patient_id,
+            "consult",
+            id,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 
 use super::consults::{self, Consult};
 use super::{consent, patients, validate};
-use crate::audit::Event;
 use crate::auth::{CurrentUser, Role};
 use crate::clinical::note::NoteBody;
 use crate::clinical::status::ConsultStatus;
@@ -117,14 +116,14 @@ async fn audit(
 ) -> ApiResult<()> {
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
+        .on_patient(
+            &user.actor(),
+            client,
             action,
-            patient_id: Some(consult.patient_id),
-            object_type: "consult_note",
-            object_id: Some(consult.id.to_string()),
-            client: Some(client),
-        })
+            consult.patient_id,
+            "consult_note",
+            consult.id,
+        )
         .await?;
     Ok(())
 }
@@ -400,15 +399,7 @@ pub async fn export(
         ));
     }
     let patient = patients::load_visible(&state, &user, consult.patient_id).await?;
-    let consents: Vec<consent::ConsentRecord> = on_db!(&state.db, pool => {
-        sqlx::query_as(
-            "SELECT id, kind, notice_version, language, method, witness_user_id, granted_at, revoked_at \
-             FROM consents WHERE consult_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?
-    });
+    let consents = consent::records(&state, id).await?;
     audit(&state, &user, &client, &consult, "note.export").await?;
     Ok(Json(ConsultRecord {
         exported_at: Utc::now(),

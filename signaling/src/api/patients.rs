@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::{patient_condition, Scope};
 use super::validate;
-use crate::audit::Event;
 use crate::auth::{CurrentUser, Role};
 use crate::clinical::{curp, text_fold};
 use crate::db::{classify, DbFailure};
@@ -145,14 +144,14 @@ pub async fn create(
     };
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "patient.create",
-            patient_id: Some(patient.id),
-            object_type: "patient",
-            object_id: Some(patient.id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "patient.create",
+            patient.id,
+            "patient",
+            patient.id,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(patient)))
 }
@@ -246,14 +245,7 @@ pub async fn search(
     for p in &patients {
         state
             .audit
-            .record(Event {
-                actor: &user.actor(),
-                action: "patient.search",
-                patient_id: Some(p.id),
-                object_type: "patient",
-                object_id: Some(p.id.to_string()),
-                client: Some(&client),
-            })
+            .on_patient(&user.actor(), &client, "patient.search", p.id, "patient", p.id)
             .await?;
     }
     Ok(Json(patients))
@@ -289,14 +281,14 @@ pub async fn get(
     let patient = load_visible(&state, &user, id).await?;
     state
         .audit
-        .record(Event {
-            actor: &user.actor(),
-            action: "patient.read",
-            patient_id: Some(patient.id),
-            object_type: "patient",
-            object_id: Some(patient.id.to_string()),
-            client: Some(&client),
-        })
+        .on_patient(
+            &user.actor(),
+            &client,
+            "patient.read",
+            patient.id,
+            "patient",
+            patient.id,
+        )
         .await?;
     Ok(Json(patient))
 }

@@ -8,6 +8,7 @@
 //! searched in memory: at a few hundred codes, a linear scan answers faster
 //! than a round trip to the database would.
 
+use super::text_fold;
 use std::sync::OnceLock;
 
 /// One diagnosis code with its official Spanish title.
@@ -57,7 +58,7 @@ fn catalogue() -> &'static Catalogue {
             .iter()
             .map(|c| SearchKey {
                 compact: compact_code(c.code),
-                words: words(&fold(c.description)),
+                words: words(&text_fold(c.description)),
             })
             .collect();
         Catalogue { codes, keys }
@@ -135,7 +136,7 @@ impl Term {
     /// they cannot match a description word and would otherwise either
     /// match nothing or, vacuously, everything.
     fn new(raw: &str) -> Option<Term> {
-        let words = words(&fold(raw));
+        let words = words(&text_fold(raw));
         if words.is_empty() {
             return None;
         }
@@ -174,23 +175,6 @@ fn words(folded: &str) -> Vec<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_string)
-        .collect()
-}
-
-/// Lower-cases and strips Spanish diacritics, because diagnoses are searched
-/// from phones where accents are usually left out ("hipertension").
-fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'á' | 'à' | 'ä' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ì' | 'ï' | 'î' => 'i',
-            'ó' | 'ò' | 'ö' | 'ô' => 'o',
-            'ú' | 'ù' | 'ü' | 'û' => 'u',
-            'ñ' => 'n',
-            other => other,
-        })
         .collect()
 }
 
