@@ -123,3 +123,56 @@ pub async fn logout(
 pub async fn me(user: CurrentUser) -> Json<Me> {
     Json(Me::from(&user))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes your own password. Every other session of yours ends; this one
+/// stays signed in.
+#[utoipa::path(post, path = "/api/me/password", request_body = PasswordChange,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> ApiResult<axum::http::StatusCode> {
+    let account_key = format!("account:{}", user.email);
+    let now = Instant::now();
+    if !state.login_limiter.allowed(&account_key, now) {
+        return Err(ApiError::TooManyRequests);
+    }
+    if req.current_password.len() > password::MAX_LEN * 4 {
+        return Err(ApiError::bad_request("validation", "password too long"));
+    }
+    password::check_policy(&req.new_password).map_err(|m| ApiError::bad_request("weak_password", m))?;
+    let stored: String = on_db!(&state.db, pool => {
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user.id).fetch_one(pool).await?
+    });
+    if !password::verify(req.current_password, Some(stored)).await? {
+        state.login_limiter.record_failure(&account_key, now);
+        return Err(ApiError::InvalidCredentials);
+    }
+    let hash = password::hash(req.new_password).await?;
+    on_db!(&state.db, pool => {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(&hash)
+            .bind(user.id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    on_db!(&state.db, pool => {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
+            .bind(chrono::Utc::now())
+            .bind(user.id)
+            .bind(user.session_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

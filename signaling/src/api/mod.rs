@@ -36,6 +36,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
         auth::login,
         auth::logout,
         auth::me,
+        auth::change_password,
         users::create,
         users::list,
         users::update,
@@ -45,6 +46,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
         patients::create,
         patients::search,
         patients::get,
+        patients::update,
         consults::create,
         consults::list,
         consults::get,
@@ -77,12 +79,13 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/me/password", post(auth::change_password))
         .route("/users", post(users::create).get(users::list))
         .route("/users/{id}", axum::routing::patch(users::update))
         .route("/specialists", get(users::specialists))
         .route("/clinics", post(users::create_clinic).get(users::list_clinics))
         .route("/patients", post(patients::create).get(patients::search))
-        .route("/patients/{id}", get(patients::get))
+        .route("/patients/{id}", get(patients::get).patch(patients::update))
         .route("/consults", post(consults::create).get(consults::list))
         .route("/consults/{id}", get(consults::get).patch(consults::reschedule))
         .route("/consults/{id}/status", post(consults::change_status))

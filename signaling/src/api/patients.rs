@@ -293,6 +293,98 @@ pub async fn get(
     Ok(Json(patient))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientChange {
+    pub given_names: Option<String>,
+    pub family_names: Option<String>,
+    pub phone: Option<String>,
+    pub preferred_language: Option<String>,
+    /// Adds a CURP to a patient registered without one (validated against
+    /// birth date and sex). A CURP already on record is not replaced here.
+    pub curp: Option<String>,
+}
+
+/// Corrects a patient's details (the "rectification" of the patient's ARCO
+/// rights). Audited; the clinical record keeps the names as they were signed.
+#[utoipa::path(patch, path = "/api/patients/{id}", params(("id" = i64, Path)), request_body = PatientChange,
+    responses((status = 200, body = Patient), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(change): ApiJson<PatientChange>,
+) -> ApiResult<Json<Patient>> {
+    user.require(&[Role::Specialist, Role::Staff])?;
+    let current = load_visible(&state, &user, id).await?;
+    let given = change
+        .given_names
+        .as_deref()
+        .map(|v| validate::text("given_names", v, 120, false))
+        .transpose()?;
+    let family = change
+        .family_names
+        .as_deref()
+        .map(|v| validate::text("family_names", v, 120, false))
+        .transpose()?;
+    let phone = validate::phone(change.phone.as_deref())?;
+    let language = change.preferred_language.as_deref().map(|l| l.trim().to_lowercase());
+    if language.as_deref().is_some_and(|l| !LANGUAGES.contains(&l)) {
+        return Err(ApiError::bad_request(
+            "validation",
+            format!("preferred_language must be one of {LANGUAGES:?}"),
+        ));
+    }
+    let curp = match change.curp.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(_) if current.curp.is_some() => {
+            return Err(ApiError::conflict("curp_on_record", "this patient already has a CURP"));
+        }
+        Some(raw) => {
+            let valid = curp::validate(raw).map_err(|e| ApiError::bad_request("invalid_curp", e.message()))?;
+            let sex = match current.sex.as_str() {
+                "F" => Sex::F,
+                "M" => Sex::M,
+                _ => Sex::X,
+            };
+            check_curp_matches(&valid, current.date_of_birth, sex)?;
+            Some(valid)
+        }
+        None => None,
+    };
+    let new_given = given.clone().unwrap_or_else(|| current.given_names.clone());
+    let new_family = family.clone().unwrap_or_else(|| current.family_names.clone());
+    let search_name = text_fold(&format!("{new_given} {new_family}"));
+    let result: Result<u64, sqlx::Error> = on_db!(&state.db, pool => {
+        sqlx::query(
+            "UPDATE patients SET given_names = $1, family_names = $2, phone = COALESCE($3, phone), \
+             preferred_language = COALESCE($4, preferred_language), curp = COALESCE($5, curp), search_name = $6 \
+             WHERE id = $7",
+        )
+        .bind(&new_given)
+        .bind(&new_family)
+        .bind(&phone)
+        .bind(&language)
+        .bind(&curp)
+        .bind(&search_name)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+    });
+    if let Err(e) = result {
+        return Err(match classify(&e) {
+            DbFailure::Constraint(_) => ApiError::conflict("patient_exists", "another patient has this CURP"),
+            _ => e.into(),
+        });
+    }
+    state
+        .audit
+        .on_patient(&user.actor(), &client, "patient.update", id, "patient", id)
+        .await?;
+    Ok(Json(load_visible(&state, &user, id).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ both_backends!(
     only_admin_manages_users,
     deactivation_ends_sessions,
     session_cookie_is_httponly_and_strict,
+    users_change_their_own_password,
 );
 
 async fn login_me_logout(backend: Backend) {
@@ -265,4 +266,54 @@ async fn session_cookie_is_httponly_and_strict(backend: Backend) {
     assert!(cookie.starts_with("cerca_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+}
+
+async fn users_change_their_own_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("dra@cerca.mx", Role::Specialist, None).await;
+    let here = app.login("dra@cerca.mx").await;
+    let elsewhere = app.login("dra@cerca.mx").await;
+    let change = |current: &str, new: &str| {
+        here.post(app.url("/api/me/password"))
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+    expect_error(
+        change("equivocada123", "nueva clave larga").await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    expect_error(
+        change(PASSWORD, "corta").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "weak_password",
+    )
+    .await;
+    expect(
+        change(PASSWORD, "nueva clave larga").await.unwrap(),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    // This session stays; the other one ends; the old password no longer works.
+    expect(here.get(app.url("/api/me")).send().await.unwrap(), StatusCode::OK).await;
+    expect_error(
+        elsewhere.get(app.url("/api/me")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let login = |password: &str| {
+        app.client()
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "dra@cerca.mx", "password": password}))
+            .send()
+    };
+    expect_error(
+        login(PASSWORD).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    expect(login("nueva clave larga").await.unwrap(), StatusCode::OK).await;
 }

@@ -11,6 +11,7 @@ both_backends!(
     curp_is_validated_never_generated,
     search_by_name_and_curp,
     patients_are_visible_only_to_their_clinic_and_specialists,
+    patient_details_can_be_corrected,
 );
 
 async fn curp_is_validated_never_generated(backend: Backend) {
@@ -180,4 +181,64 @@ async fn patients_are_visible_only_to_their_clinic_and_specialists(backend: Back
         "forbidden",
     )
     .await;
+}
+
+async fn patient_details_can_be_corrected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let path = format!("/api/patients/{}", w.patient_id);
+    let patch = |body: serde_json::Value| w.staff.patch(app.url(&path)).json(&body).send();
+    // A CURP that does not match the recorded birth date is refused.
+    expect_error(
+        patch(json!({"curp": "GODE561231HDFNRD05"})).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "curp_mismatch",
+    )
+    .await;
+    let p = expect(
+        patch(json!({"phone": "55 1234 5678", "family_names": "Núñez Pérez de León", "curp": CURP}))
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(p["phone"], "+525512345678");
+    assert_eq!(p["curp"], CURP);
+    assert_eq!(p["given_names"], "María José", "fields not sent stay as they were");
+    let found = expect(
+        w.staff.get(app.url("/api/patients?q=leon")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "search follows the corrected name");
+    expect_error(
+        patch(json!({"curp": CURP})).await.unwrap(),
+        StatusCode::CONFLICT,
+        "curp_on_record",
+    )
+    .await;
+    expect_error(
+        patch(json!({"preferred_language": "klingon"})).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "validation",
+    )
+    .await;
+    // Outside the scope: 404, as for a read.
+    app.create_user("otro@cerca.mx", Role::Specialist, None).await;
+    let other = app.login("otro@cerca.mx").await;
+    expect_error(
+        other
+            .patch(app.url(&path))
+            .json(&json!({"phone": "5512345678"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let audited = app
+        .scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'patient.update'")
+        .await;
+    assert_eq!(audited, 1);
 }
