@@ -285,6 +285,38 @@ async fn audit_read(
     Ok(())
 }
 
+/// A patient's consults that you may see, newest first (their history).
+#[utoipa::path(get, path = "/api/patients/{id}/consults", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Consult>), (status = 404, body = ErrorBody)))]
+pub async fn for_patient(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    ApiPath(patient_id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Consult>>> {
+    let patient = patients::load_visible(&state, &user, patient_id).await?;
+    let scope = Scope::of(&user);
+    let sql = format!(
+        "{CONSULT_SELECT} WHERE {} AND c.patient_id = $4 ORDER BY c.starts_at DESC, c.id DESC LIMIT 200",
+        consult_condition(1)
+    );
+    let consults: Vec<Consult> = on_db!(&state.db, pool => {
+        bind_scope!(sqlx::query_as(&sql), scope).bind(patient.id).fetch_all(pool).await?
+    });
+    state
+        .audit
+        .on_patient(
+            &user.actor(),
+            &client,
+            "patient.history",
+            patient.id,
+            "patient",
+            patient.id,
+        )
+        .await?;
+    Ok(Json(consults))
+}
+
 /// One consult.
 #[utoipa::path(get, path = "/api/consults/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = Consult), (status = 404, body = ErrorBody)))]

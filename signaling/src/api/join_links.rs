@@ -215,12 +215,14 @@ pub async fn resolve(state: &AppState, raw: &str) -> ApiResult<ResolvedLink> {
             .await?
     });
     let (consult_id, revoked_at) = row.ok_or(ApiError::NotFound("join link"))?;
-    if revoked_at.is_some() {
-        return Err(ApiError::gone("join_link_revoked", "this link was replaced or revoked"));
-    }
     let consult = consults::load(state, consult_id).await?;
+    // Cancelling also revokes the link; the patient should hear the reason
+    // that matters to them (cancelled), not "use a newer link".
     if consult.status()? == crate::clinical::status::ConsultStatus::Cancelled {
         return Err(ApiError::gone("consult_cancelled", "this consult was cancelled"));
+    }
+    if revoked_at.is_some() {
+        return Err(ApiError::gone("join_link_revoked", "this link was replaced or revoked"));
     }
     let (opens, closes) = window(state, consult.starts_at);
     let now = Utc::now();

@@ -50,6 +50,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
         consults::create,
         consults::list,
         consults::get,
+        consults::for_patient,
         consults::reschedule,
         consults::change_status,
         join_links::reissue,
@@ -86,6 +87,7 @@ pub fn router() -> Router<AppState> {
         .route("/clinics", post(users::create_clinic).get(users::list_clinics))
         .route("/patients", post(patients::create).get(patients::search))
         .route("/patients/{id}", get(patients::get).patch(patients::update))
+        .route("/patients/{id}/consults", get(consults::for_patient))
         .route("/consults", post(consults::create).get(consults::list))
         .route("/consults/{id}", get(consults::get).patch(consults::reschedule))
         .route("/consults/{id}/status", post(consults::change_status))

@@ -14,6 +14,7 @@ both_backends!(
     reschedule_and_cancel,
     illegal_transitions_are_rejected,
     consults_are_scoped_to_specialist_and_clinic,
+    patient_history_lists_visible_consults,
 );
 
 async fn create_yields_a_shareable_join_link(backend: Backend) {
@@ -178,7 +179,7 @@ async fn reschedule_and_cancel(backend: Backend) {
             .await
             .unwrap(),
         StatusCode::GONE,
-        "join_link_revoked",
+        "consult_cancelled",
     )
     .await;
 }
@@ -287,4 +288,35 @@ async fn consults_are_scoped_to_specialist_and_clinic(backend: Backend) {
         "not_found",
     )
     .await;
+}
+
+async fn patient_history_lists_visible_consults(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let first = schedule(&app, &w, 10).await["consult"]["id"].clone();
+    let second = schedule(&app, &w, 3 * 24 * 60).await["consult"]["id"].clone();
+    let path = format!("/api/patients/{}/consults", w.patient_id);
+    let history = expect(w.specialist.get(app.url(&path)).send().await.unwrap(), StatusCode::OK).await;
+    let ids: Vec<_> = history.as_array().unwrap().iter().map(|c| c["id"].clone()).collect();
+    assert_eq!(ids, vec![second, first], "newest first");
+    // Another specialist's consults with the same patient are not listed to this one.
+    let other_id = app.create_user("otro@cerca.mx", Role::Specialist, None).await;
+    expect(
+        w.staff
+            .post(app.url("/api/consults"))
+            .json(&json!({"patient_id": w.patient_id, "specialist_id": other_id, "starts_at": Utc::now() + Duration::hours(5),
+                          "duration_min": 30, "reason": "Otra especialidad"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let mine = expect(w.specialist.get(app.url(&path)).send().await.unwrap(), StatusCode::OK).await;
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+    let clinic = expect(w.staff.get(app.url(&path)).send().await.unwrap(), StatusCode::OK).await;
+    assert_eq!(clinic.as_array().unwrap().len(), 3);
+    let other = app.login("otro@cerca.mx").await;
+    let theirs = expect(other.get(app.url(&path)).send().await.unwrap(), StatusCode::OK).await;
+    assert_eq!(theirs.as_array().unwrap().len(), 1);
 }

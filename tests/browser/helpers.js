@@ -1,0 +1,161 @@
+// Shared set-up for the browser tests: the real `cerca` binary in a temp
+// dir, an admin made with the CLI, a clinic + specialist + staff made through
+// the API, and a headless Debian Chromium with fake camera and microphone.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, request } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../..');
+export const CERCA_BIN = process.env.CERCA_BIN || join(repo, 'target/debug/cerca');
+export const SHOTS = join(repo, 'artifacts/screenshots');
+export const TZ = 'America/Mexico_City';
+
+export const ADMIN = { email: 'admin@cerca.test', password: 'admin-clave-segura-1' };
+export const SPECIALIST = {
+  email: 'dra.lopez@cerca.test', password: 'una clave segura', role: 'specialist',
+  full_name: 'Dra. Ana López', cedula: '7654321', specialty: 'Medicina interna',
+};
+export const STAFF = {
+  email: 'enfermeria@cerca.test', password: 'otra clave segura', role: 'staff',
+  full_name: 'Enf. Juana Pérez', clinic_clues: 'CSSSA017213',
+};
+export const CLINIC = { clues: 'CSSSA017213', name: 'Centro de Salud San Andrés', state: 'Chiapas', time_zone: TZ };
+
+/** Starts `cerca serve` on a free port; `config` lines go into a config file. */
+export async function startServer(config = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'cerca-browser-'));
+  const env = { ...process.env, CERCA_DATA_DIR: join(dir, 'data'), CERCA_LOG_FORMAT: '' };
+  delete env.DATABASE_URL;
+  delete env.CERCA_ADDR;
+  delete env.CERCA_PUBLIC_URL;
+  const args = [];
+  if (Object.keys(config).length) {
+    const file = join(dir, 'cerca.conf');
+    writeFileSync(file, Object.entries(config).map(([k, v]) => `${k} = ${v}`).join('\n'));
+    args.push('--config', file);
+  }
+  const made = spawnSync(CERCA_BIN, [...args, 'admin', 'create', '--email', ADMIN.email], {
+    env, cwd: dir, input: `${ADMIN.password}\n`, encoding: 'utf8',
+  });
+  if (made.status !== 0) throw new Error(`admin create failed: ${made.stderr || made.stdout || made.error}`);
+
+  const child = spawn(CERCA_BIN, [...args, 'serve', '--addr', '127.0.0.1:0'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const addr = await new Promise((resolveAddr, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 30000);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      // eslint-disable-next-line no-control-regex
+      const m = /cerca listening.*?addr=(\S+)/.exec(log.replace(/\x1b\[[0-9;]*m/g, ''));
+      if (m) {
+        clearTimeout(timer);
+        resolveAddr(m[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${log}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  const baseURL = `http://${addr}`;
+  return {
+    baseURL,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An API client with its own cookie jar, signed in as `who`. */
+export async function apiAs(baseURL, who) {
+  const ctx = await request.newContext({ baseURL });
+  const res = await ctx.post('/api/auth/login', { data: { email: who.email, password: who.password } });
+  if (!res.ok()) throw new Error(`login ${who.email}: ${res.status()} ${await res.text()}`);
+  return ctx;
+}
+
+export async function ok(resPromise) {
+  const res = await resPromise;
+  if (!res.ok()) throw new Error(`${res.url()}: ${res.status()} ${await res.text()}`);
+  return res.status() === 204 ? null : res.json();
+}
+
+/** Clinic, specialist and staff account, made by the admin through the API. */
+export async function seed(baseURL) {
+  const admin = await apiAs(baseURL, ADMIN);
+  await ok(admin.post('/api/clinics', { data: CLINIC }));
+  const specialist = await ok(admin.post('/api/users', { data: SPECIALIST }));
+  const staff = await ok(admin.post('/api/users', { data: STAFF }));
+  await admin.dispose();
+  return { specialistId: specialist.id, staffId: staff.id };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+}
+
+export async function newContext(browser, baseURL, options = {}) {
+  const ctx = await browser.newContext({ baseURL, locale: 'es-MX', timezoneId: TZ, viewport: { width: 1100, height: 900 }, ...options });
+  ctx.setDefaultTimeout(15000);
+  return ctx;
+}
+
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Polls `fn` until it returns a truthy value (or throws after `timeout`). */
+export async function until(fn, { timeout = 10000, interval = 100, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Today's date and the current time (HH:MM) in the test time zone. */
+export function nowInTz() {
+  const now = new Date();
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  const time = new Intl.DateTimeFormat('en-GB', { timeZone: TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(now);
+  return { day, time };
+}
+
+/** Logs in through the app's form. */
+export async function login(page, who) {
+  await page.goto('/app');
+  await page.getByLabel('Correo electrónico').fill(who.email);
+  await page.getByLabel('Contraseña').fill(who.password);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.getByRole('button', { name: 'Cerrar sesión' }).waitFor();
+}
