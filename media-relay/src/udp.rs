@@ -1,0 +1,237 @@
+//! The relay's only I/O: one tokio task owning the one UDP socket and the
+//! [`Relay`] core, and a cheap [`RelayHandle`] that talks to it over a bounded
+//! channel. The task moves datagrams in and out, sleeps until the core's next
+//! timeout, and forwards the core's events; every decision is in the core.
+//!
+//! Why one task and no lock: every `Rtc` lives in the task, so media never
+//! waits on a mutex held by signaling; a command is one message and its
+//! reply one `oneshot`.
+//!
+//! Backpressure: commands queue in a bounded channel (a flood of joins waits
+//! rather than grows memory). Events go out on a bounded channel too, and the
+//! task waits when it is full, so the signaling layer must keep reading
+//! [`RelayEvents`]; dropping the receiver is fine (events are then discarded).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::{Input, Relay, RelayConfig, RelayEvent, RelayStats};
+use crate::error::RelayError;
+
+const COMMAND_QUEUE: usize = 64;
+const EVENT_QUEUE: usize = 256;
+/// Larger than any datagram WebRTC sends (str0m keeps to ~1200 bytes).
+const RECV_BUFFER: usize = 2048;
+/// How long the task sleeps when no `Rtc` has a timer (an empty relay).
+const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// Where to listen and what to announce.
+#[derive(Debug, Clone)]
+pub struct UdpConfig {
+    /// The local socket address, e.g. `0.0.0.0:3478` (or `127.0.0.1:0` in tests).
+    pub bind: SocketAddr,
+    /// The address peers reach the socket at; `None` = the bound address
+    /// (right when bound to a concrete, reachable IP).
+    pub public_addr: Option<SocketAddr>,
+}
+
+/// Receives the relay's [`RelayEvent`]s; read it continuously.
+pub type RelayEvents = mpsc::Receiver<RelayEvent>;
+
+/// A cheap, cloneable handle to the running relay task. The task stops when
+/// the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct RelayHandle {
+    commands: mpsc::Sender<Command>,
+    local_addr: SocketAddr,
+    public_addr: SocketAddr,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, RelayError>>;
+
+#[derive(Debug)]
+enum Command {
+    Join {
+        room: String,
+        participant: String,
+        reply: Reply<()>,
+    },
+    AcceptOffer {
+        participant: String,
+        sdp: String,
+        reply: Reply<String>,
+    },
+    AcceptAnswer {
+        participant: String,
+        sdp: String,
+        reply: Reply<()>,
+    },
+    Leave {
+        participant: String,
+        reply: Reply<()>,
+    },
+    ParticipantCount {
+        reply: Reply<usize>,
+    },
+    Stats {
+        reply: Reply<RelayStats>,
+    },
+}
+
+/// Binds the socket and starts the relay task on the current tokio runtime.
+pub async fn spawn(config: UdpConfig) -> io::Result<(RelayHandle, RelayEvents)> {
+    let socket = UdpSocket::bind(config.bind).await?;
+    let local_addr = socket.local_addr()?;
+    let public_addr = config.public_addr.unwrap_or(local_addr);
+    let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
+    let relay = Relay::new(RelayConfig::new(public_addr));
+    tokio::spawn(run(socket, relay, command_rx, event_tx));
+    Ok((
+        RelayHandle {
+            commands,
+            local_addr,
+            public_addr,
+        },
+        events,
+    ))
+}
+
+impl RelayHandle {
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address announced to peers as the relay's host candidate.
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub async fn join(&self, room: String, participant: String) -> Result<(), RelayError> {
+        self.ask(|reply| Command::Join {
+            room,
+            participant,
+            reply,
+        })
+        .await
+    }
+
+    /// Answers a participant's SDP offer; returns the SDP answer.
+    pub async fn accept_offer(&self, participant: String, sdp_offer: String) -> Result<String, RelayError> {
+        self.ask(|reply| Command::AcceptOffer {
+            participant,
+            sdp: sdp_offer,
+            reply,
+        })
+        .await
+    }
+
+    /// Takes the answer to a [`RelayEvent::Offer`].
+    pub async fn accept_answer(&self, participant: String, sdp_answer: String) -> Result<(), RelayError> {
+        self.ask(|reply| Command::AcceptAnswer {
+            participant,
+            sdp: sdp_answer,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn leave(&self, participant: String) -> Result<(), RelayError> {
+        self.ask(|reply| Command::Leave { participant, reply }).await
+    }
+
+    pub async fn participant_count(&self) -> Result<usize, RelayError> {
+        self.ask(|reply| Command::ParticipantCount { reply }).await
+    }
+
+    pub async fn stats(&self) -> Result<RelayStats, RelayError> {
+        self.ask(|reply| Command::Stats { reply }).await
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| RelayError::RelayGone)?;
+        answer.await.map_err(|_| RelayError::RelayGone)?
+    }
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut relay: Relay,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<RelayEvent>,
+) {
+    let mut buf = vec![0u8; RECV_BUFFER];
+    loop {
+        while let Some(t) = relay.poll_transmit() {
+            // UDP is lossy anyway; a failed send (e.g. an unreachable peer)
+            // is what ICE consent and NACK exist for.
+            if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+                tracing::debug!(error = %e, to = %t.destination, "send failed");
+            }
+        }
+        while let Some(e) = relay.poll_event() {
+            // A closed receiver means nobody listens; the relay still serves media.
+            let _ = events.send(e).await;
+        }
+        let deadline = relay.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE_WAKE);
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, source)) => relay.handle_input(Instant::now(), Input::Receive { source, contents: &buf[..n] }),
+                // E.g. an ICMP port-unreachable reported on some platforms.
+                Err(e) => tracing::debug!(error = %e, "recv failed"),
+            },
+            command = commands.recv() => match command {
+                Some(c) => execute(&mut relay, c),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(deadline.into()) => relay.handle_input(Instant::now(), Input::Timeout),
+        }
+    }
+    tracing::debug!("relay task stopped: every handle dropped");
+}
+
+fn execute(relay: &mut Relay, command: Command) {
+    let now = Instant::now();
+    // A caller that stopped waiting for its reply is no error of ours.
+    match command {
+        Command::Join {
+            room,
+            participant,
+            reply,
+        } => {
+            let _ = reply.send(relay.join(now, &room, &participant));
+        }
+        Command::AcceptOffer {
+            participant,
+            sdp,
+            reply,
+        } => {
+            let _ = reply.send(relay.accept_offer(now, &participant, &sdp));
+        }
+        Command::AcceptAnswer {
+            participant,
+            sdp,
+            reply,
+        } => {
+            let _ = reply.send(relay.accept_answer(now, &participant, &sdp));
+        }
+        Command::Leave { participant, reply } => {
+            let _ = reply.send(relay.leave(now, &participant));
+        }
+        Command::ParticipantCount { reply } => {
+            let _ = reply.send(Ok(relay.participant_count()));
+        }
+        Command::Stats { reply } => {
+            let _ = reply.send(Ok(relay.stats()));
+        }
+    }
+}
