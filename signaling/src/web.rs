@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { file("index.html") }))
         .route("/app", get(|| async { file("app.html") }))
+        .route("/kiosk", get(|| async { file("kiosk.html") }))
         .route("/j/{token}", get(|| async { file("patient.html") }))
         .route(
             "/static/{*path}",

@@ -8,6 +8,7 @@ import { dateLong, time, isoDay, isoTime, toInstant, statusBadge, timeZone } fro
 import { newLinkButton } from './link.js';
 import { showNote } from './note.js';
 import { announce, errorBox, errorText, confirmDialog } from './ui.js';
+import { pollNow } from './waiting-alert.js';
 
 const FINAL = ['completed', 'cancelled', 'no_show'];
 
@@ -38,15 +39,30 @@ export async function showConsult(main, me, id) {
     buttons.push(h('button', { type: 'button', class: 'btn', onclick: () => rescheduleForm() }, t('reschedule')));
     buttons.push(h('button', { type: 'button', class: 'btn danger', onclick: () => cancelForm() }, t('cancel_consult')));
   }
+  if (consult.status === 'waiting') buttons.push(h('button', { type: 'button', class: 'btn primary', onclick: () => admit() }, t('admit')));
   if (!FINAL.includes(consult.status)) buttons.push(newLinkButton(id, linkArea));
 
   replace(main,
     h('p', {}, h('a', { href: '#/hoy' }, `← ${t('back_to_list')}`)),
     h('h1', {}, `${t('consult_title')}: ${consult.patient_name}`),
     h('section', { class: 'card', 'aria-label': t('consult_title') }, facts,
-      buttons.length ? h('div', { class: 'actions' }, buttons) : null, actionArea),
+      buttons.length ? h('div', { class: 'actions' }, buttons) : null,
+      consult.status === 'waiting' ? h('p', { class: 'hint admit-note' }, t('admit_note')) : null,
+      actionArea),
     linkArea,
     noteArea);
+
+  // Admitting only moves the consult to in_call: the call view comes with the media relay.
+  async function admit() {
+    try {
+      await post(`/consults/${id}/status`, { status: 'in_call' });
+      await showConsult(main, me, id);
+      announce(t('admitted'));
+      pollNow();
+    } catch (err) {
+      replace(actionArea, errorBox(err));
+    }
+  }
 
   function rescheduleForm() {
     const start = new Date(consult.starts_at);

@@ -10,6 +10,7 @@ import { showDay, showWeek, showPast } from './consults.js';
 import { showNewConsult } from './new-consult.js';
 import { showConsult } from './detail.js';
 import { announce, runLeave } from './ui.js';
+import { startWaitingAlert, stopWaitingAlert } from './waiting-alert.js';
 
 setLanguage('es');
 translatePage();
@@ -63,6 +64,7 @@ async function logout() {
 
 function signedOut(message) {
   me = null;
+  stopWaitingAlert();
   document.getElementById('nav').hidden = true;
   replace(document.getElementById('who'));
   announce('');
@@ -77,6 +79,7 @@ function signedIn(user) {
     return;
   }
   if (!location.hash || location.hash === '#/') history.replaceState(null, '', '#/hoy');
+  startWaitingAlert();
   route();
 }
 
