@@ -1,6 +1,7 @@
 //! Runtime configuration: flags, environment and an optional TOML-free
 //! `key = value` file, resolved once at start.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,6 +33,10 @@ pub struct Config {
     /// Login attempts allowed per account and per IP within `login_window`.
     pub login_attempts: u32,
     pub login_window: Duration,
+    /// The responsible party's details shown in the privacy notice
+    /// (`privacy.operator_name = …` in the config file); see
+    /// [`crate::api::consent::NOTICE_FIELDS`].
+    pub privacy: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -47,6 +52,7 @@ impl Default for Config {
             public_url: None,
             login_attempts: 10,
             login_window: Duration::from_secs(15 * 60),
+            privacy: BTreeMap::new(),
         }
     }
 }
@@ -82,7 +88,12 @@ impl Config {
             "session_idle_min" => self.session_idle = minutes(value)?,
             "secure_cookies" => self.secure_cookies = value.parse()?,
             "public_url" => self.public_url = Some(value.trim_end_matches('/').to_string()),
-            other => anyhow::bail!("unknown setting {other:?}"),
+            other => match other.strip_prefix("privacy.") {
+                Some(field) if crate::api::consent::NOTICE_FIELDS.contains(&field) => {
+                    self.privacy.insert(field.to_string(), value.to_string());
+                }
+                _ => anyhow::bail!("unknown setting {other:?}"),
+            },
         }
         Ok(())
     }

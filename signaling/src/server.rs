@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     let ok = crate::on_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
+    let missing = crate::api::consent::missing_notice_fields(&state.config);
     let status = if ok {
         StatusCode::OK
     } else {
@@ -57,9 +58,11 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     };
     (
         status,
-        Json(
-            serde_json::json!({ "status": if ok { "ok" } else { "database unavailable" }, "backend": state.db.backend() }),
-        ),
+        Json(serde_json::json!({
+            "status": if ok { "ok" } else { "database unavailable" },
+            "backend": state.db.backend(),
+            "privacy_notice_unconfigured": missing,
+        })),
     )
 }
 
@@ -71,6 +74,14 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let db = state.db.clone();
     tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "cerca listening");
+    let missing = crate::api::consent::missing_notice_fields(&state.config);
+    if !missing.is_empty() {
+        // Patients would consent to a notice that does not name who holds their data.
+        tracing::warn!(
+            ?missing,
+            "privacy notice not fully configured: set privacy.<field> in the config file"
+        );
+    }
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::consults;
 use crate::audit::Actor;
 use crate::auth::{CurrentUser, Role};
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ClientInfo};
 use crate::on_db;
@@ -22,7 +23,22 @@ use crate::state::AppState;
 /// consent: consents to older versions no longer count.
 pub const CURRENT_NOTICE: &str = "v1";
 
-pub fn notice_text(version: &str, language: &str, simplified: bool) -> Option<&'static str> {
+/// The operator's details the notice names, filled from the `privacy.*`
+/// settings. The notice is a template: the law requires the responsible
+/// party's identity and contact, which only the deployment knows.
+pub const NOTICE_FIELDS: &[&str] = &[
+    "operator_name",
+    "operator_address",
+    "requests_address",
+    "contact_email",
+    "contact_phone",
+    "office_hours",
+    "privacy_officer",
+    "notice_url",
+    "effective_date",
+];
+
+fn notice_template(version: &str, language: &str, simplified: bool) -> Option<&'static str> {
     Some(match (version, language, simplified) {
         ("v1", "es", false) => include_str!("../../data/privacy-notice/v1/es.md"),
         ("v1", "en", false) => include_str!("../../data/privacy-notice/v1/en.md"),
@@ -30,6 +46,30 @@ pub fn notice_text(version: &str, language: &str, simplified: bool) -> Option<&'
         ("v1", "en", true) => include_str!("../../data/privacy-notice/v1/en-simplified.md"),
         _ => return None,
     })
+}
+
+/// The notice with the operator's details filled in. A field not configured
+/// shows as `[field_name]`, visibly unfinished rather than silently blank.
+pub fn notice_text(config: &Config, version: &str, language: &str, simplified: bool) -> Option<String> {
+    let mut text = notice_template(version, language, simplified)?.to_string();
+    for field in NOTICE_FIELDS {
+        let value = config
+            .privacy
+            .get(*field)
+            .cloned()
+            .unwrap_or_else(|| format!("[{field}]"));
+        text = text.replace(&format!("{{{{{field}}}}}"), &value);
+    }
+    Some(text)
+}
+
+/// The notice fields this deployment has not configured.
+pub fn missing_notice_fields(config: &Config) -> Vec<&'static str> {
+    NOTICE_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !config.privacy.contains_key(*f))
+        .collect()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -60,7 +100,7 @@ pub struct Notice {
     pub language: String,
     pub simplified: bool,
     /// Markdown.
-    pub text: &'static str,
+    pub text: String,
 }
 
 /// One version of the privacy notice, in Spanish or English.
@@ -68,11 +108,13 @@ pub struct Notice {
     params(("version" = String, Path), ("language" = String, Path), NoticeQuery),
     responses((status = 200, body = Notice), (status = 404, body = ErrorBody)))]
 pub async fn notice(
+    State(state): State<AppState>,
     ApiPath((version, language)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<NoticeQuery>,
 ) -> ApiResult<Json<Notice>> {
     let simplified = query.simplified.unwrap_or(false);
-    let text = notice_text(&version, &language, simplified).ok_or(ApiError::NotFound("privacy notice"))?;
+    let text =
+        notice_text(&state.config, &version, &language, simplified).ok_or(ApiError::NotFound("privacy notice"))?;
     Ok(Json(Notice {
         version,
         language,

@@ -12,6 +12,7 @@ both_backends!(
     consent_must_be_express_and_current,
     kiosk_consent_names_the_witness,
     link_outside_window_or_revoked_is_refused,
+    privacy_notice_names_the_configured_operator,
 );
 
 fn consent_body(recording: bool) -> serde_json::Value {
@@ -359,4 +360,63 @@ async fn link_outside_window_or_revoked_is_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+}
+
+async fn privacy_notice_names_the_configured_operator(backend: Backend) {
+    // Unconfigured: every field shows as a visible [placeholder] and /healthz says so.
+    let bare = TestApp::spawn(backend).await;
+    let n = expect(
+        bare.client()
+            .get(bare.url("/api/privacy-notice/v1/es"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(n["text"].as_str().unwrap().contains("[operator_name]"));
+    let health = expect(
+        bare.client().get(bare.url("/healthz")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(health["privacy_notice_unconfigured"].as_array().unwrap().len(), 9);
+    drop(bare);
+
+    let app = TestApp::spawn_with(backend, |c| {
+        let text = "privacy.operator_name = Servicios de Salud de Chiapas\n\
+                    privacy.operator_address = Blvd. Belisario Domínguez 1000, Tuxtla Gutiérrez\n\
+                    privacy.requests_address = Oficina de Datos Personales, planta baja\n\
+                    privacy.contact_email = privacidad@salud.chiapas.example\n\
+                    privacy.contact_phone = 961 000 0000\n\
+                    privacy.office_hours = lunes a viernes, 9:00 a 15:00\n\
+                    privacy.privacy_officer = Unidad de Transparencia\n\
+                    privacy.notice_url = https://salud.chiapas.example/privacidad\n\
+                    privacy.effective_date = 1 de diciembre de 2026\n";
+        c.apply_file(text).unwrap();
+    })
+    .await;
+    for (lang, simplified) in [("es", false), ("es", true), ("en", false), ("en", true)] {
+        let n = expect(
+            app.client()
+                .get(app.url(&format!("/api/privacy-notice/v1/{lang}?simplified={simplified}")))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        let text = n["text"].as_str().unwrap();
+        assert!(text.contains("Servicios de Salud de Chiapas"), "{lang} {simplified}");
+        assert!(
+            !text.contains("{{") && !text.contains("[operator_"),
+            "{lang} {simplified}: unfilled field"
+        );
+    }
+    let health = expect(
+        app.client().get(app.url("/healthz")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(health["privacy_notice_unconfigured"].as_array().unwrap().is_empty());
 }
