@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::access::{consult_condition, Scope};
 use super::join_links::{self, JoinLink};
 use super::{patients, time, validate};
+use crate::audit::Event;
 use crate::auth::{CurrentUser, Role};
 use crate::clinical::status::ConsultStatus;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -265,9 +266,19 @@ pub async fn list(
         }
         q.fetch_all(pool).await?
     });
-    for c in &consults {
-        audit_read(&state, &user, &client, c, "consult.list").await?;
-    }
+    let actor = user.actor();
+    let events: Vec<Event> = consults
+        .iter()
+        .map(|c| Event {
+            actor: &actor,
+            action: "consult.list",
+            patient_id: Some(c.patient_id),
+            object_type: "consult",
+            object_id: Some(c.id.to_string()),
+            client: Some(&client),
+        })
+        .collect();
+    state.audit.record_all(&events).await?;
     Ok(Json(consults))
 }
 

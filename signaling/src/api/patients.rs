@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::{patient_condition, Scope};
 use super::validate;
+use crate::audit::Event;
 use crate::auth::{CurrentUser, Role};
 use crate::clinical::{curp, text_fold};
 use crate::db::{classify, DbFailure};
@@ -242,12 +243,19 @@ pub async fn search(
             query.fetch_all(pool).await?
         })
     };
-    for p in &patients {
-        state
-            .audit
-            .on_patient(&user.actor(), &client, "patient.search", p.id, "patient", p.id)
-            .await?;
-    }
+    let actor = user.actor();
+    let events: Vec<Event> = patients
+        .iter()
+        .map(|p| Event {
+            actor: &actor,
+            action: "patient.search",
+            patient_id: Some(p.id),
+            object_type: "patient",
+            object_id: Some(p.id.to_string()),
+            client: Some(&client),
+        })
+        .collect();
+    state.audit.record_all(&events).await?;
     Ok(Json(patients))
 }
 
