@@ -2,7 +2,7 @@
 //! the first account of a fresh install, and `cerca audit verify`.
 
 use std::io::{BufRead, IsTerminal};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// Base URL patients reach the server at (used in join links).
     #[arg(long, env = "CERCA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The media relay's UDP address, e.g. 0.0.0.0:3478 (port 0: any free port).
+    #[arg(long, env = "CERCA_MEDIA_ADDR")]
+    pub media_addr: Option<SocketAddr>,
+    /// The IP browsers reach the media relay at (default: the IP of --media-addr).
+    #[arg(long, env = "CERCA_MEDIA_PUBLIC_IP")]
+    pub media_public_ip: Option<IpAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +101,12 @@ pub fn load_config(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result
         }
         if let Some(url) = &serve.public_url {
             config.public_url = Some(url.trim_end_matches('/').to_string());
+        }
+        if let Some(addr) = serve.media_addr {
+            config.media_addr = addr;
+        }
+        if let Some(ip) = serve.media_public_ip {
+            config.media_public_ip = Some(ip);
         }
     }
     Ok(config)

@@ -2,7 +2,7 @@
 //! `key = value` file, resolved once at start.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,6 +37,15 @@ pub struct Config {
     /// (`privacy.operator_name = …` in the config file); see
     /// [`crate::api::consent::NOTICE_FIELDS`].
     pub privacy: BTreeMap<String, String>,
+    /// The media relay's one UDP socket. Port 0 takes any free port.
+    pub media_addr: SocketAddr,
+    /// The IP announced to browsers as the relay's ICE host candidate (behind
+    /// NAT: the public one). Unset means the IP of `media_addr`.
+    pub media_public_ip: Option<IpAddr>,
+    /// `/ws` liveness: a ping this often, and a socket silent this long (no
+    /// pong, no message) is closed. Not in the config file; tests shorten them.
+    pub ws_ping_every: Duration,
+    pub ws_idle_limit: Duration,
 }
 
 impl Default for Config {
@@ -53,6 +62,10 @@ impl Default for Config {
             login_attempts: 10,
             login_window: Duration::from_secs(15 * 60),
             privacy: BTreeMap::new(),
+            media_addr: "127.0.0.1:0".parse().expect("literal address"),
+            media_public_ip: None,
+            ws_ping_every: Duration::from_secs(10),
+            ws_idle_limit: Duration::from_secs(30),
         }
     }
 }
@@ -88,6 +101,8 @@ impl Config {
             "session_idle_min" => self.session_idle = minutes(value)?,
             "secure_cookies" => self.secure_cookies = value.parse()?,
             "public_url" => self.public_url = Some(value.trim_end_matches('/').to_string()),
+            "media_addr" => self.media_addr = value.parse()?,
+            "media_public_ip" => self.media_public_ip = Some(value.parse()?),
             other => match other.strip_prefix("privacy.") {
                 Some(field) if crate::api::consent::NOTICE_FIELDS.contains(&field) => {
                     self.privacy.insert(field.to_string(), value.to_string());

@@ -47,6 +47,7 @@ async fn serve(common: &cli::Common, args: &ServeArgs) -> anyhow::Result<()> {
     if config.public_url.is_none() {
         config.public_url = Some(format!("http://{}", listener.local_addr()?));
     }
-    server::run(listener, AppState::new(db, config), server::shutdown_signal()).await?;
+    let state = AppState::start(db, config).await?;
+    server::run(listener, state, server::shutdown_signal()).await?;
     Ok(())
 }

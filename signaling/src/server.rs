@@ -82,6 +82,13 @@ pub async fn run(
             "privacy notice not fully configured: set privacy.<field> in the config file"
         );
     }
+    // Upgraded sockets outlive graceful shutdown; tell them to close (which
+    // also lets the media relay stop once their state handles drop).
+    let rooms = state.rooms.clone();
+    let shutdown = async move {
+        shutdown.await;
+        rooms.shutdown();
+    };
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

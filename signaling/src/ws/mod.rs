@@ -1,20 +1,33 @@
-//! The signaling WebSocket `/ws`. It authenticates at the upgrade (a session
-//! cookie for staff and specialists, a join token for a patient) and speaks
-//! versioned JSON messages (see `docs/protocol.md`). The room, SDP and media
-//! messages arrive with the media relay; today the socket greets and answers
-//! every message with an error saying it is not supported yet.
+//! The signaling WebSocket `/ws` (docs/protocol.md). It authenticates at the
+//! upgrade (a session cookie for staff and specialists, a join token for a
+//! patient), then hands the socket to its session.
+//!
+//! | module | one job |
+//! |---|---|
+//! | [`protocol`] | the messages as typed enums; parse errors become `error` replies |
+//! | [`session`] | one socket's loop and the room state machine |
+//! | [`rooms`] | who is connected, in which room, waiting; per-socket outboxes |
+//! | [`chat`] | check, store and audit chat lines |
+//! | [`relay_events`] | carry the media relay's re-offers to the sockets |
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+pub mod chat;
+pub mod protocol;
+pub mod relay_events;
+pub mod rooms;
+pub mod session;
+
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{consent, join_links};
-use crate::auth::{session, SESSION_COOKIE};
+use crate::auth::{session as auth_session, SESSION_COOKIE};
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, ClientInfo};
 use crate::state::AppState;
+use session::Identity;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest message accepted; SDP is a few kB.
@@ -27,7 +40,7 @@ pub struct WsQuery {
     pub join: Option<String>,
 }
 
-/// Who is on the socket.
+/// Who is on the socket, as `hello` tells them.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Peer {
@@ -35,20 +48,14 @@ pub enum Peer {
     Patient { consult_id: i64 },
 }
 
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-enum ServerMessage<'a> {
-    Hello { version: u32, peer: &'a Peer },
-    Error { code: &'a str, message: &'a str },
-}
-
 pub async fn upgrade(
     State(state): State<AppState>,
     jar: CookieJar,
+    client: ClientInfo,
     ApiQuery(query): ApiQuery<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let peer = match query.join {
+    let identity = match query.join {
         Some(token) => {
             let consult = join_links::resolve(&state, &token).await?.consult;
             // The socket carries media signaling: no media before express consent.
@@ -58,54 +65,18 @@ pub async fn upgrade(
                     "the privacy notice must be accepted first",
                 ));
             }
-            Peer::Patient { consult_id: consult.id }
+            Identity::Patient { consult_id: consult.id }
         }
         None => {
             let cookie = jar.get(SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
-            let user = session::authenticate(&state, cookie.value())
+            let user = auth_session::authenticate(&state, cookie.value())
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
-            Peer::Staff {
-                user_id: user.id,
-                role: user.role.as_str(),
-            }
+            Identity::Staff(user)
         }
     };
     Ok(ws
         .max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, peer))
+        .on_upgrade(move |socket| session::run(socket, state, identity, client))
         .into_response())
-}
-
-async fn serve(mut socket: WebSocket, peer: Peer) {
-    if send(
-        &mut socket,
-        &ServerMessage::Hello {
-            version: PROTOCOL_VERSION,
-            peer: &peer,
-        },
-    )
-    .await
-    .is_err()
-    {
-        return;
-    }
-    while let Some(Ok(msg)) = socket.recv().await {
-        let reply = match msg {
-            Message::Text(_) | Message::Binary(_) => ServerMessage::Error {
-                code: "unsupported",
-                message: "room signaling is not available yet",
-            },
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        if send(&mut socket, &reply).await.is_err() {
-            break;
-        }
-    }
-}
-
-async fn send(socket: &mut WebSocket, msg: &ServerMessage<'_>) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(msg).unwrap_or_default();
-    socket.send(Message::Text(text.into())).await
 }

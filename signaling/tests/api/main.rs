@@ -11,4 +11,5 @@ mod hostile;
 mod join;
 mod notes;
 mod patients;
+mod rooms;
 mod ws;

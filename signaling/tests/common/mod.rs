@@ -122,7 +122,7 @@ impl TestApp {
         config.addr = addr;
         config.public_url = Some(format!("http://{addr}"));
         tweak(&mut config);
-        let state = AppState::new(db.clone(), config);
+        let state = AppState::start(db.clone(), config).await.expect("media relay starts");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             signaling::server::run(listener, state, async {
@@ -340,3 +340,4 @@ pub async fn schedule(app: &TestApp, w: &World, in_minutes: i64) -> Value {
     )
     .await
 }
+pub mod media;
