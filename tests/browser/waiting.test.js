@@ -1,6 +1,7 @@
 // (c) The specialist has /app open; the patient consents and arrives through
 // the API; the waiting-room badge, banner and tab title appear within the
-// polling period, and "Admitir" moves the consult to in_call.
+// polling period; in the consult's room (over /ws) the specialist sees the
+// patient waiting, and "Admitir" moves the consult to in_call.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +46,22 @@ describe('specialist waiting-room alert', () => {
     await ok(patientApi.post(`/api/join/${token}/consent`, { data: { notice_version: 'v1', language: 'es', accept_privacy: true } }));
     await ok(patientApi.post(`/api/join/${token}/arrive`));
     await patientApi.dispose();
+    // The patient's page keeps a socket in the waiting room (as /j/<token> does).
+    const patientCtx = await newContext(browser, server.baseURL);
+    const patientPage = await patientCtx.newPage();
+    await patientPage.goto('/');
+    const joined = await patientPage.evaluate((t) => new Promise((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}/ws?join=${t}`);
+      window.__msgs = [];
+      ws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        window.__msgs.push(m.type);
+        if (m.type === 'hello') ws.send(JSON.stringify({ type: 'join' }));
+        else resolve(m.type);
+      };
+      ws.onclose = () => resolve('closed');
+    }), token);
+    assert.equal(joined, 'waiting');
 
     const badge = page.getByRole('link', { name: '1 paciente en espera' });
     await badge.waitFor({ timeout: 25000 });
@@ -57,15 +74,19 @@ describe('specialist waiting-room alert', () => {
 
     await banner.getByRole('link', { name: 'Abrir consulta' }).click();
     await page.getByRole('heading', { name: 'Consulta: Joaquín Méndez Cruz' }).waitFor();
-    await page.getByText('La vista de videollamada aún no está construida').waitFor();
     await shot(page, 'app-waiting-02-detail');
-    await page.getByRole('button', { name: 'Admitir (la videollamada llegará pronto)' }).click();
+    await page.getByRole('button', { name: 'Entrar a la consulta' }).click();
+    const room = page.locator('.room-patient');
+    await room.getByText('Joaquín Méndez Cruz está en la sala de espera.').waitFor();
+    await room.getByRole('button', { name: 'Admitir' }).click();
     await page.getByText('Paciente admitido.').waitFor();
     await page.locator('.facts .status.in_call').waitFor();
     assert.equal((await ok(api.get(`/api/consults/${consult.id}`))).status, 'in_call');
     await badge.waitFor({ state: 'hidden' });
     await until(async () => !(await page.title()).startsWith('('), { what: 'title without the count' });
     await shot(page, 'app-waiting-03-admitted');
+    await patientPage.waitForFunction(() => window.__msgs.includes('admitted'));
+    await patientCtx.close();
     await ctx.close();
   });
 });

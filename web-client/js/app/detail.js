@@ -1,5 +1,6 @@
 // One consult: its facts, reschedule and cancel (with a reason) while it is
-// scheduled, a new join link while it is open, and the consult note.
+// scheduled, a new join link while it is open, "Entrar a la consulta" (the
+// room and the call, beside the note), and the consult note.
 
 import { get, patch, post } from '../api.js';
 import { h, replace, field } from '../dom.js';
@@ -8,7 +9,7 @@ import { dateLong, time, isoDay, isoTime, toInstant, statusBadge, timeZone } fro
 import { newLinkButton } from './link.js';
 import { showNote } from './note.js';
 import { announce, errorBox, errorText, confirmDialog } from './ui.js';
-import { pollNow } from './waiting-alert.js';
+import { enterButton } from './room.js';
 
 const FINAL = ['completed', 'cancelled', 'no_show'];
 
@@ -23,6 +24,8 @@ export async function showConsult(main, me, id) {
   const linkArea = h('div');
   const actionArea = h('div');
   const noteArea = h('div');
+  const callArea = h('div', { class: 'call-col' });
+  const statusDd = h('dd', {}, statusBadge(consult.status));
 
   const facts = h('dl', { class: 'facts' },
     h('dt', {}, t('patient')), h('dd', {}, `${consult.patient_name} (${consult.patient_folio})`),
@@ -31,38 +34,41 @@ export async function showConsult(main, me, id) {
     h('dt', {}, t('reason')), h('dd', {}, consult.reason),
     h('dt', {}, t('specialist')), h('dd', {}, consult.specialty ? `${consult.specialist_name} — ${consult.specialty}` : consult.specialist_name),
     consult.clinic_name ? [h('dt', {}, t('clinic')), h('dd', {}, consult.clinic_name)] : null,
-    h('dt', {}, t('status')), h('dd', {}, statusBadge(consult.status)),
+    h('dt', {}, t('status')), statusDd,
     consult.cancel_reason ? [h('dt', {}, t('cancel_reason')), h('dd', {}, consult.cancel_reason)] : null);
 
+  const layout = h('div', { class: 'consult-layout' });
+  // The room changes the status (admit, end): only what still applies stays.
+  const onStatus = (status) => {
+    consult.status = status;
+    replace(statusDd, statusBadge(status));
+    for (const b of main.querySelectorAll('[data-when="scheduled"]')) b.hidden = status !== 'scheduled';
+    if (FINAL.includes(status)) for (const b of main.querySelectorAll('[data-when="open"]')) b.hidden = true;
+    if (status !== 'scheduled') replace(actionArea);
+  };
   const buttons = [];
+  const enter = enterButton(consult, { callArea, layout, onStatus });
+  if (enter) buttons.push(enter);
   if (consult.status === 'scheduled') {
-    buttons.push(h('button', { type: 'button', class: 'btn', onclick: () => rescheduleForm() }, t('reschedule')));
-    buttons.push(h('button', { type: 'button', class: 'btn danger', onclick: () => cancelForm() }, t('cancel_consult')));
+    buttons.push(h('button', { type: 'button', class: 'btn', dataset: { when: 'scheduled' }, onclick: () => rescheduleForm() }, t('reschedule')));
+    buttons.push(h('button', { type: 'button', class: 'btn danger', dataset: { when: 'scheduled' }, onclick: () => cancelForm() }, t('cancel_consult')));
   }
-  if (consult.status === 'waiting') buttons.push(h('button', { type: 'button', class: 'btn primary', onclick: () => admit() }, t('admit')));
-  if (!FINAL.includes(consult.status)) buttons.push(newLinkButton(id, linkArea));
+  if (!FINAL.includes(consult.status)) {
+    const linkButton = newLinkButton(id, linkArea);
+    linkButton.dataset.when = 'open';
+    buttons.push(linkButton);
+  }
 
+  replace(layout, callArea, h('div', { class: 'consult-side' },
+    h('section', { class: 'card', 'aria-label': t('consult_title') }, facts,
+      buttons.length ? h('div', { class: 'actions' }, buttons) : null,
+      actionArea),
+    linkArea,
+    noteArea));
   replace(main,
     h('p', {}, h('a', { href: '#/hoy' }, `← ${t('back_to_list')}`)),
     h('h1', {}, `${t('consult_title')}: ${consult.patient_name}`),
-    h('section', { class: 'card', 'aria-label': t('consult_title') }, facts,
-      buttons.length ? h('div', { class: 'actions' }, buttons) : null,
-      consult.status === 'waiting' ? h('p', { class: 'hint admit-note' }, t('admit_note')) : null,
-      actionArea),
-    linkArea,
-    noteArea);
-
-  // Admitting only moves the consult to in_call: the call view comes with the media relay.
-  async function admit() {
-    try {
-      await post(`/consults/${id}/status`, { status: 'in_call' });
-      await showConsult(main, me, id);
-      announce(t('admitted'));
-      pollNow();
-    } catch (err) {
-      replace(actionArea, errorBox(err));
-    }
-  }
+    layout);
 
   function rescheduleForm() {
     const start = new Date(consult.starts_at);

@@ -43,16 +43,17 @@ export function confirmDialog({ title, body, yes, no = t('cancel'), danger = fal
   });
 }
 
-// A screen may register one cleanup (e.g. saving the note) to run before the
-// next screen replaces it.
-let leaving = null;
+// A screen may register cleanups (e.g. saving the note, leaving the call)
+// to run before the next screen replaces it; one per key.
+const leaving = new Map();
 
-export function onLeave(fn) {
-  leaving = fn;
+export function onLeave(fn, key = 'screen') {
+  if (fn) leaving.set(key, fn);
+  else leaving.delete(key);
 }
 
 export async function runLeave() {
-  const fn = leaving;
-  leaving = null;
-  if (fn) await fn();
+  const fns = [...leaving.values()];
+  leaving.clear();
+  for (const fn of fns) await fn();
 }

@@ -1,6 +1,6 @@
 // The patient's page (/j/<token>): one step at a time — the consult and the
 // privacy notice with express consent, the device check, then the waiting
-// room. Spanish by default, English on request; nothing is stored in the
+// room, then the call. Spanish by default, English on request; nothing is stored in the
 // browser (the link itself is the patient's only credential).
 
 import { get } from '../api.js';
@@ -9,6 +9,7 @@ import { setLanguage, language, t } from '../i18n.js';
 import { consentStep } from './consent.js';
 import { deviceStep } from './devices.js';
 import { waitingStep } from './waiting.js';
+import { callStep } from './call.js';
 import { problemScreen } from './problem.js';
 
 const token = decodeURIComponent(location.pathname.split('/').pop() ?? '');
@@ -44,6 +45,7 @@ function render() {
     case 'consent': return consentStep(main, flow);
     case 'devices': return deviceStep(main, flow);
     case 'waiting': return waitingStep(main, flow);
+    case 'call': return callStep(main, flow);
     case 'problem': return problemScreen(main, flow.error);
     default: return replace(main, h('p', {}, t('patient_loading')));
   }

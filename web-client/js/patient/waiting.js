@@ -1,11 +1,14 @@
-// Step 3: the waiting room. The specialist's list shows the patient as
-// waiting; this page keeps checking the consult so that a cancellation is
-// told to the patient rather than leaving them waiting.
+// Step 3: the waiting room. The page joins the consult's room over /ws
+// (`join` → `waiting`) and goes to the call on `admitted`; it also keeps
+// checking the consult so that a cancellation is told to the patient rather
+// than leaving them waiting. If the server does not speak the room protocol
+// (or the socket fails), the page says honestly that the call is not here.
 
 import { get } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t, locale } from '../i18n.js';
-import { go } from './main.js';
+import { go, say } from './main.js';
+import { joinRoom } from '../call/signaling.js';
 
 const CHECK_EVERY_MS = 20000;
 
@@ -24,7 +27,8 @@ export function waitingStep(main, flow) {
     h('section', { class: 'step' },
       h('h2', {}, t('waiting_meanwhile')),
       h('ul', {}, h('li', {}, t('waiting_tip_quiet')), h('li', {}, t('waiting_tip_charge')), h('li', {}, t('waiting_tip_signal'))),
-      h('p', { class: 'hint' }, t('waiting_call_not_ready'))));
+      roomHint(flow)));
+  openRoom(flow);
 
   const check = async () => {
     try {
@@ -39,4 +43,55 @@ export function waitingStep(main, flow) {
     if (flow.screen === 'waiting') flow.waitTimer = setTimeout(check, CHECK_EVERY_MS);
   };
   flow.waitTimer = setTimeout(check, CHECK_EVERY_MS);
+}
+
+function roomHint(flow) {
+  const state = flow.room?.state ?? 'connecting';
+  const key = { waiting: 'waiting_call_ready', admitted: 'waiting_admitted' }[state] ?? 'waiting_call_not_ready';
+  return h('p', { class: state === 'waiting' ? 'notice ok room-hint' : 'hint room-hint', dataset: { room: state } }, t(key));
+}
+
+function redrawHint(flow) {
+  const old = document.querySelector('.room-hint');
+  if (old && flow.screen === 'waiting') old.replaceWith(roomHint(flow));
+}
+
+/** Joins the waiting room once per page; survives redraws (language switch). */
+function openRoom(flow) {
+  if (flow.room) return;
+  const room = { state: 'connecting', signaling: null, selfId: null };
+  flow.room = room;
+  const admitted = (msg) => {
+    room.state = 'admitted';
+    room.selfId = msg.participant_id;
+    say(t('waiting_admitted'));
+    go('call');
+  };
+  joinRoom(`?join=${encodeURIComponent(flow.token)}`, { type: 'join' }, ['waiting', 'admitted'])
+    .then(({ signaling, reply }) => {
+      room.signaling = signaling;
+      signaling.on('admitted', admitted);
+      signaling.on('ended', () => {
+        if (room.state !== 'waiting') return;
+        room.state = 'closed';
+        signaling.close();
+        go('problem', { error: { code: 'consult_closed' } });
+      });
+      signaling.on('close', () => {
+        if (room.state !== 'waiting') return;
+        room.state = 'unavailable';
+        redrawHint(flow);
+      });
+      if (reply.type === 'admitted') {
+        admitted(reply);
+        return;
+      }
+      room.state = 'waiting';
+      redrawHint(flow);
+    })
+    .catch(() => {
+      // `unsupported` (no rooms on this server), refused upgrade, or no network.
+      room.state = 'unavailable';
+      redrawHint(flow);
+    });
 }

@@ -1,0 +1,168 @@
+// The video call end to end, through the real `cerca` and its media relay:
+// the patient consents and waits; the specialist enters the consult, sees
+// the patient waiting and admits; both call screens show and media flows
+// both ways (RTCPeerConnection stats, read through the `window.__cercaPeer`
+// test hook); chat both ways; mute shows on the other side; the note editor
+// keeps saving during the call; "Terminar consulta" gives both the end screen.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, seed, launch, newContext, apiAs, ok, shot, login, until, SPECIALIST } from './helpers.js';
+
+/** Inbound totals from the page's RTCPeerConnection. */
+function inbound(page) {
+  return page.evaluate(async () => {
+    const pc = window.__cercaPeer;
+    if (!pc) return null;
+    const out = { framesDecoded: 0, audioPackets: 0 };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
+      if (s.kind === 'audio') out.audioPackets += s.packetsReceived ?? 0;
+    });
+    return out;
+  });
+}
+
+/** Waits until video frames are decoded and audio packets received, then until both rise again. */
+async function mediaFlows(page, who) {
+  const first = await until(async () => {
+    const s = await inbound(page);
+    return s && s.framesDecoded > 0 && s.audioPackets > 0 ? s : null;
+  }, { timeout: 30000, interval: 250, what: `${who}: first media` });
+  await until(async () => {
+    const s = await inbound(page);
+    return s.framesDecoded > first.framesDecoded && s.audioPackets > first.audioPackets;
+  }, { timeout: 20000, interval: 250, what: `${who}: media still flowing` });
+}
+
+describe('video call', () => {
+  let server;
+  let browser;
+  let api;
+  let consultId;
+  let link;
+
+  before(async () => {
+    server = await startServer();
+    await seed(server.baseURL);
+    api = await apiAs(server.baseURL, SPECIALIST);
+    const patient = await ok(api.post('/api/patients', {
+      data: { given_names: 'Lucía', family_names: 'Santiz Gómez', date_of_birth: '1958-07-21', sex: 'F' },
+    }));
+    const made = await ok(api.post('/api/consults', {
+      data: { patient_id: patient.id, starts_at: new Date(Date.now() + 60000).toISOString(), duration_min: 20, reason: 'Control de diabetes' },
+    }));
+    consultId = made.consult.id;
+    link = made.join_link.url;
+    browser = await launch();
+  });
+
+  after(async () => {
+    await api?.dispose();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('patient waits, specialist admits, media both ways, chat, mute, note, end', async () => {
+    const docCtx = await newContext(browser, server.baseURL, { viewport: { width: 1366, height: 900 } });
+    const patCtx = await newContext(browser, undefined, {
+      viewport: { width: 412, height: 915 }, permissions: ['camera', 'microphone'], isMobile: true, hasTouch: true,
+    });
+    try {
+      const doc = await docCtx.newPage();
+      const pat = await patCtx.newPage();
+
+      // The specialist opens the consult and enters its room before the patient arrives.
+      await login(doc, SPECIALIST);
+      await doc.goto(`/app#/consulta/${consultId}`);
+      await doc.getByRole('heading', { name: 'Consulta: Lucía Santiz Gómez' }).waitFor();
+      await doc.getByRole('button', { name: 'Entrar a la consulta' }).click();
+      await doc.getByRole('region', { name: 'Videollamada' }).waitFor();
+      await doc.getByText('Nadie más en la llamada todavía.').waitFor();
+
+      // The patient consents, checks the devices and enters the waiting room.
+      await pat.goto(link);
+      await pat.getByLabel(/Acepto el aviso de privacidad/).check();
+      await pat.getByRole('button', { name: 'Continuar' }).click();
+      await pat.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
+      await pat.locator('.preview video').waitFor();
+      await pat.getByRole('button', { name: 'Entrar a la sala de espera' }).click();
+      await pat.getByText('la videollamada empezará en esta misma página').waitFor();
+      await shot(pat, 'call-01-patient-waiting');
+
+      // The specialist is told over the socket and admits.
+      const waiting = doc.locator('.room-patient');
+      await waiting.getByText('Lucía Santiz Gómez está en la sala de espera.').waitFor();
+      await shot(doc, 'call-02-specialist-patient-waiting');
+      await waiting.getByRole('button', { name: 'Admitir' }).click();
+
+      // Both call screens; media flows both ways.
+      await pat.getByRole('region', { name: 'Videollamada' }).waitFor();
+      await mediaFlows(pat, 'patient');
+      await mediaFlows(doc, 'specialist');
+      await doc.locator('.tile[data-participant] .tile-name', { hasText: 'Lucía' }).waitFor();
+      await until(async () => (await api.get(`/api/consults/${consultId}`).then((r) => r.json())).status === 'in_call', { what: 'consult in_call' });
+      await doc.locator('.call-quality', { hasText: /Conexión: (Buena|Regular|Mala)/ }).waitFor({ timeout: 20000 });
+      await pat.locator('.call-quality', { hasText: /Conexión: (Buena|Regular|Mala)/ }).waitFor({ timeout: 20000 });
+      for (const page of [doc, pat]) {
+        for (const b of await page.locator('.call-controls button:visible').all()) {
+          const box = await b.boundingBox();
+          assert.ok(box.height >= 48 && box.width >= 48, `call button ${await b.textContent()} is at least 48 px`);
+        }
+      }
+      // Rescheduling or cancelling would make no sense mid-call.
+      assert.equal(await doc.getByRole('button', { name: 'Reprogramar' }).isVisible(), false);
+      await shot(pat, 'call-03-patient');
+      await shot(doc, 'call-04-specialist');
+
+      // Chat both ways.
+      await pat.getByRole('button', { name: 'Chat' }).click();
+      await pat.getByLabel('Mensaje').fill('Buenas tardes, doctora.');
+      await pat.getByRole('button', { name: 'Enviar' }).click();
+      await pat.locator('.chat-log li.mine', { hasText: 'Buenas tardes, doctora.' }).waitFor();
+      await doc.getByRole('button', { name: 'Chat (1 nuevo)' }).click();
+      await doc.locator('.chat-log li', { hasText: 'Buenas tardes, doctora.' }).getByText('Lucía', { exact: true }).waitFor();
+      await doc.getByLabel('Mensaje').fill('Buenas tardes, Lucía. ¿Cómo sigue su glucosa?');
+      await doc.getByLabel('Mensaje').press('Enter');
+      await pat.locator('.chat-log li', { hasText: '¿Cómo sigue su glucosa?' }).getByText('Dra. Ana López').waitFor();
+
+      // Muting shows on the other side, in words.
+      await pat.getByRole('button', { name: 'Silenciar' }).click();
+      await pat.getByRole('button', { name: 'Activar micrófono' }).waitFor();
+      await doc.locator('.tile[data-participant]', { hasText: 'Lucía' }).getByText('Micrófono apagado').waitFor();
+      await doc.getByRole('button', { name: 'Apagar cámara' }).click();
+      await pat.locator('.tile[data-participant]', { hasText: 'Dra. Ana López' }).getByText('Cámara apagada').waitFor();
+      await shot(pat, 'call-05-patient-chat-muted');
+      await doc.getByRole('button', { name: 'Encender cámara' }).click();
+      await pat.locator('.tile[data-participant]', { hasText: 'Dra. Ana López' }).getByText('Cámara apagada').waitFor({ state: 'hidden' });
+
+      // Audio only, said in words.
+      await pat.getByRole('button', { name: 'Solo audio' }).click();
+      await pat.getByText('Modo solo audio: no se envía ni se muestra video.').waitFor();
+      await shot(pat, 'call-06-patient-audio-only');
+      await pat.getByRole('button', { name: 'Volver al video' }).click();
+      await pat.getByText('Modo solo audio: no se envía ni se muestra video.').waitFor({ state: 'hidden' });
+
+      // The note editor keeps working beside the call.
+      await doc.getByLabel('Padecimiento actual e interrogatorio').fill('Glucosa capilar en ayunas de 140 mg/dL esta semana.');
+      await doc.locator('.saved-state', { hasText: /^Guardado \d/ }).waitFor();
+      await doc.evaluate(() => window.scrollTo(0, 0));
+      await shot(doc, 'call-07-specialist-chat-note');
+
+      // The specialist ends the consult: both get the end screen.
+      await doc.getByRole('button', { name: 'Terminar consulta' }).click();
+      await doc.getByRole('dialog').getByRole('button', { name: 'Terminar consulta' }).click();
+      await doc.getByRole('heading', { name: 'La consulta terminó' }).waitFor();
+      await pat.getByRole('heading', { name: 'La consulta terminó' }).waitFor();
+      assert.equal((await ok(api.get(`/api/consults/${consultId}`))).status, 'completed');
+      assert.equal(await pat.evaluate(() => localStorage.length + sessionStorage.length), 0);
+      await shot(pat, 'call-08-patient-ended');
+      await doc.evaluate(() => window.scrollTo(0, 0));
+      await shot(doc, 'call-09-specialist-ended');
+    } finally {
+      await docCtx.close();
+      await patCtx.close();
+    }
+  });
+});

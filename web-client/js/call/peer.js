@@ -1,0 +1,76 @@
+// One RTCPeerConnection to the media relay (docs/protocol.md, "Media"): no
+// ICE servers (the relay is ICE-lite and names its host candidate in the
+// answer), microphone and camera as sendrecv transceivers, our `offer` →
+// the relay's `answer`, and the relay's re-`offer`s answered as they come.
+// Remote tracks are grouped by stream id, which names the participant.
+//
+// Test hook: the connection is exposed as `window.__cercaPeer` so the
+// browser tests can read getStats(); nothing else uses it.
+
+export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGone, onConnection }) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  window.__cercaPeer = pc;
+  const audioTrack = stream?.getAudioTracks()[0] ?? null;
+  const videoTrack = stream?.getVideoTracks()[0] ?? null;
+  const streams = stream ? [stream] : [];
+  const audio = pc.addTransceiver(audioTrack ?? 'audio', { direction: 'sendrecv', streams });
+  const video = pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendrecv', streams });
+  const ours = new Set([audio, video]);
+
+  // Offer/answer steps run one after another, never interleaved.
+  let chain = Promise.resolve();
+  const queue = (step) => {
+    chain = chain.then(step).catch((err) => console.warn('cerca: negotiation step failed', err));
+    return chain;
+  };
+
+  const remote = new Map(); // stream id → MediaStream
+  pc.addEventListener('track', (ev) => {
+    if (ours.has(ev.transceiver)) return;
+    const s = ev.streams[0];
+    if (!s) return;
+    if (!remote.has(s.id)) {
+      remote.set(s.id, s);
+      s.addEventListener('removetrack', () => {
+        if (s.getTracks().length === 0) {
+          remote.delete(s.id);
+          onRemoteStreamGone?.(s.id);
+        }
+      });
+    }
+    onRemoteStream?.(s.id, s);
+  });
+
+  const reportState = () => onConnection?.(pc.iceConnectionState, pc.connectionState);
+  pc.addEventListener('iceconnectionstatechange', reportState);
+  pc.addEventListener('connectionstatechange', reportState);
+
+  const offs = [
+    signaling.on('answer', (msg) => queue(() => pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp }))),
+    signaling.on('offer', (msg) => queue(async () => {
+      await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      signaling.send({ type: 'answer', sdp: pc.localDescription.sdp });
+    })),
+  ];
+
+  return {
+    pc,
+    /** Sends our first offer. */
+    start() {
+      return queue(async () => {
+        await pc.setLocalDescription(await pc.createOffer());
+        signaling.send({ type: 'offer', sdp: pc.localDescription.sdp });
+      });
+    },
+    /** Swaps the outgoing camera track (null stops sending video) without renegotiating. */
+    replaceVideo(track) {
+      return video.sender.replaceTrack(track);
+    },
+    close() {
+      offs.forEach((off) => off());
+      pc.close();
+      if (window.__cercaPeer === pc) window.__cercaPeer = null;
+    },
+  };
+}
