@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::users::{create_user, NewUser};
+use crate::api::users::{create_clinic_record, create_user, Clinic, NewUser};
 use crate::audit::{verify, Verdict};
 use crate::auth::Role;
 use crate::config::Config;
@@ -39,9 +39,15 @@ pub struct Common {
 pub enum Command {
     /// Serve the web client, the API and signaling (the default).
     Serve(ServeArgs),
-    /// Manage accounts from the command line.
+    /// Create the first admin account.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Create specialist, staff or admin accounts from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Register clinics from the command line.
+    #[command(subcommand)]
+    Clinic(ClinicCommand),
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -72,6 +78,47 @@ pub enum AdminCommand {
         email: String,
         #[arg(long, default_value = "Administrador")]
         name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account; the password is read as for `admin create`.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, specialist or staff.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Cédula profesional (required for specialists).
+        #[arg(long)]
+        cedula: Option<String>,
+        #[arg(long)]
+        specialty: Option<String>,
+        /// The clinic's CLUES (required for staff).
+        #[arg(long)]
+        clinic: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not one of admin, specialist, staff"))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClinicCommand {
+    /// Register a clinic by its CLUES code.
+    Create {
+        #[arg(long)]
+        clues: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        state: String,
+        #[arg(long, default_value = "America/Mexico_City")]
+        time_zone: String,
     },
 }
 
@@ -112,28 +159,33 @@ pub fn load_config(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result
     Ok(config)
 }
 
-pub async fn admin_create(config: &Config, email: String, name: String) -> anyhow::Result<()> {
-    let password = read_password()?;
+/// Creates an account; the password comes from a prompt or standard input.
+pub async fn user_create(config: &Config, mut new: NewUser) -> anyhow::Result<()> {
+    new.password = read_password()?;
     let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
-    let new = NewUser {
-        email,
-        password,
-        role: Role::Admin,
-        full_name: name,
-        cedula: None,
-        specialty: None,
-        clinic_clues: None,
-    };
     let user = create_user(&db, new)
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()));
+    db.close().await;
+    let user = user?;
     println!(
-        "created admin {} (id {}) in the {} database",
+        "created {} {} (id {}) in the {} database",
+        user.role,
         user.email,
         user.id,
         db.backend()
     );
+    Ok(())
+}
+
+pub async fn clinic_create(config: &Config, clinic: Clinic) -> anyhow::Result<()> {
+    let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
+    let clinic = create_clinic_record(&db, clinic)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()));
     db.close().await;
+    let clinic = clinic?;
+    println!("registered clinic {} ({})", clinic.clues, clinic.name);
     Ok(())
 }
 

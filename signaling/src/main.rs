@@ -1,7 +1,9 @@
 //! `cerca`: parses the command line and hands over to the library.
 
 use clap::Parser;
-use signaling::cli::{self, AdminCommand, AuditCommand, Cli, Command, ServeArgs};
+use signaling::api::users::{Clinic, NewUser};
+use signaling::auth::Role;
+use signaling::cli::{self, AdminCommand, AuditCommand, Cli, ClinicCommand, Command, ServeArgs, UserCommand};
 use signaling::{server, AppState};
 use tracing_subscriber::EnvFilter;
 
@@ -26,7 +28,54 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, &args).await,
         Some(Command::Admin(AdminCommand::Create { email, name })) => {
             let config = cli::load_config(&cli.common, None)?;
-            cli::admin_create(&config, email, name).await
+            let new = NewUser {
+                email,
+                password: String::new(),
+                role: Role::Admin,
+                full_name: name,
+                cedula: None,
+                specialty: None,
+                clinic_clues: None,
+            };
+            cli::user_create(&config, new).await
+        }
+        Some(Command::User(UserCommand::Create {
+            email,
+            name,
+            role,
+            cedula,
+            specialty,
+            clinic,
+        })) => {
+            let config = cli::load_config(&cli.common, None)?;
+            let new = NewUser {
+                email,
+                password: String::new(),
+                role,
+                full_name: name,
+                cedula,
+                specialty,
+                clinic_clues: clinic,
+            };
+            cli::user_create(&config, new).await
+        }
+        Some(Command::Clinic(ClinicCommand::Create {
+            clues,
+            name,
+            state,
+            time_zone,
+        })) => {
+            let config = cli::load_config(&cli.common, None)?;
+            cli::clinic_create(
+                &config,
+                Clinic {
+                    clues,
+                    name,
+                    state,
+                    time_zone,
+                },
+            )
+            .await
         }
         Some(Command::Audit(AuditCommand::Verify)) => {
             let config = cli::load_config(&cli.common, None)?;

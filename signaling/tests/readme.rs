@@ -110,19 +110,42 @@ async fn readme_walkthrough_on_the_sqlite_default() {
         StatusCode::CREATED,
     )
     .await;
-    ok(
-        admin
-            .post(url("/api/users"))
-            .json(
-                &json!({"email": "dra.lopez@cerca.mx", "password": "otra clave segura", "role": "specialist",
-                          "full_name": "Dra. Ana López", "cedula": "7654321", "specialty": "Medicina interna"}),
-            )
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await;
+    // The specialist's account from the command line, as the README shows
+    // (the server is running; both use the same SQLite file).
+    let mut create = cerca(&dir)
+        .args([
+            "user",
+            "create",
+            "--role",
+            "specialist",
+            "--email",
+            "dra.lopez@cerca.mx",
+            "--name",
+            "Dra. Ana López",
+        ])
+        .args(["--cedula", "7654321", "--specialty", "Medicina interna"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    create.stdin.take().unwrap().write_all(b"otra clave segura\n").unwrap();
+    let out = create.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created specialist dra.lopez@cerca.mx"));
+    let clinic = cerca(&dir)
+        .args([
+            "clinic",
+            "create",
+            "--clues",
+            "CSSSA017999",
+            "--name",
+            "Casa de Salud La Esperanza",
+        ])
+        .output()
+        .unwrap();
+    assert!(clinic.status.success());
+    let clinics = ok(admin.get(url("/api/clinics")).send().await.unwrap(), StatusCode::OK).await;
+    assert_eq!(clinics.as_array().unwrap().len(), 2, "{clinics}");
 
     // 4. The specialist registers a patient and schedules a consult.
     let dra = reqwest::Client::builder().cookie_store(true).build().unwrap();

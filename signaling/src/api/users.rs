@@ -242,15 +242,8 @@ fn default_time_zone() -> String {
     "America/Mexico_City".into()
 }
 
-/// Registers a clinic (admin only).
-#[utoipa::path(post, path = "/api/clinics", request_body = Clinic,
-    responses((status = 201, body = Clinic), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create_clinic(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiJson(clinic): ApiJson<Clinic>,
-) -> ApiResult<(StatusCode, Json<Clinic>)> {
-    user.require(&[Role::Admin])?;
+/// Validates and stores a clinic. Shared by the API and `cerca clinic create`.
+pub async fn create_clinic_record(db: &Db, clinic: Clinic) -> ApiResult<Clinic> {
     let clues = validate::text("clues", &clinic.clues, 20, false)?.to_uppercase();
     if clues.len() < 5 || !clues.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ApiError::bad_request(
@@ -264,7 +257,7 @@ pub async fn create_clinic(
         state: validate::optional_text("state", Some(&clinic.state), 60, false)?.unwrap_or_default(),
         time_zone: super::time::parse_tz(&clinic.time_zone)?.name().to_string(),
     };
-    let result: Result<_, sqlx::Error> = on_db!(&state.db, pool => {
+    let result: Result<_, sqlx::Error> = on_db!(db, pool => {
         sqlx::query("INSERT INTO clinics (clues, name, state, time_zone, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&clinic.clues)
             .bind(&clinic.name)
@@ -279,6 +272,19 @@ pub async fn create_clinic(
         crate::db::DbFailure::Constraint(_) => ApiError::conflict("clinic_exists", "a clinic with this CLUES exists"),
         _ => e.into(),
     })?;
+    Ok(clinic)
+}
+
+/// Registers a clinic (admin only).
+#[utoipa::path(post, path = "/api/clinics", request_body = Clinic,
+    responses((status = 201, body = Clinic), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_clinic(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(clinic): ApiJson<Clinic>,
+) -> ApiResult<(StatusCode, Json<Clinic>)> {
+    user.require(&[Role::Admin])?;
+    let clinic = create_clinic_record(&state.db, clinic).await?;
     Ok((StatusCode::CREATED, Json(clinic)))
 }
 
