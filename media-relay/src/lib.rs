@@ -89,5 +89,8 @@ pub use error::RelayError;
 pub use layer::{Layer, LayerSet, MAX_LAYERS};
 pub use udp::{spawn, RelayEvents, RelayHandle, UdpConfig};
 
+#[cfg(feature = "test-peer")]
+pub mod test_peer;
+
 #[cfg(test)]
 mod testutil;

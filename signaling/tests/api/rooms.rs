@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use crate::common::media::MediaKind;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use signaling::auth::Role;
-use str0m::media::MediaKind;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;

@@ -340,4 +340,4 @@ pub async fn schedule(app: &TestApp, w: &World, in_minutes: i64) -> Value {
     )
     .await
 }
-pub mod media;
+pub use media_relay::test_peer as media;

@@ -1,9 +1,14 @@
-//! A browser stand-in for the media tests: a str0m peer (normal, controlling
-//! mode) on a real UDP socket that sends synthetic audio and video and counts
-//! what it receives. Copied from `media-relay/tests/common/mod.rs` (our own
-//! code), without that file's relay and signaling stand-ins: here the real
-//! server carries the SDP.
-#![allow(dead_code)]
+//! A browser stand-in for tests, compiled only with the `test-peer` feature:
+//! a str0m peer in normal (non-lite, controlling) mode on a real UDP socket
+//! that sends synthetic Opus-sized audio and VP8 keyframe-headed video and
+//! counts what it receives, frame by frame.
+//!
+//! The relay's own tests and the signaling server's `/ws` media tests both
+//! use it. Both ends share one WebRTC implementation, so these are **not**
+//! the independent-stack interop tests (the `webrtc` crate participant comes
+//! later). No sleeps synchronise anything: media is paced by intervals, as a
+//! camera and a microphone would be, and waits have a timeout only as a
+//! safety net.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,12 +18,12 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+pub use str0m::media::MediaKind;
+use str0m::media::{Direction, Frequency, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Notify};
-
 /// Safety net for every wait; a healthy test finishes far sooner.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
