@@ -1,11 +1,13 @@
 // The clinic kiosk (/kiosk): (a) a staff member signs in once, opens today's
 // consult, the patient consents with the staff member as witness, and
+// the kiosk waits for the specialist with its own patient socket, and
 // "Terminar" leaves nothing of the patient behind; (b) inactivity on a
-// patient screen returns to the list by itself.
+// patient screen returns to the list by itself; (c) also while waiting, and
+// then the patient's socket is closed. The call itself: kiosk-call.test.js.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, seed, launch, newContext, apiAs, ok, shot, STAFF } from './helpers.js';
+import { startServer, seed, launch, newContext, apiAs, ok, shot, until, STAFF } from './helpers.js';
 
 const TOUCH = { viewport: { width: 1280, height: 800 }, hasTouch: true };
 const FAMILY = 'Gómez Ruiz';
@@ -89,8 +91,10 @@ describe('clinic kiosk', () => {
     await consent.check();
     await submit.click();
     await page.getByRole('heading', { name: 'La consulta está lista' }).waitFor();
-    await page.getByText('La videollamada estará disponible aquí.').waitFor();
-    assert.equal(await page.locator('video').count(), 0, 'no fake call');
+    await page.getByText('El enlace que se envió al teléfono del paciente ya no funciona').waitFor();
+    await page.getByText('Esperando al especialista…').waitFor();
+    assert.equal(await page.getByText('La videollamada estará disponible aquí').count(), 0);
+    assert.equal(await page.locator('video').count(), 0, 'no call before admission');
     await shot(page, 'kiosk-03-ready');
 
     const records = await ok(staffApi.get(`/api/consults/${consultId}/consents`));
@@ -129,6 +133,35 @@ describe('clinic kiosk', () => {
     const left = await leftovers(page);
     assert.ok(!left.text.includes(FAMILY));
     assert.deepEqual([left.local, left.session], [0, 0]);
+    await page.close();
+  });
+
+  test('(c) inactivity while waiting for the specialist closes the patient socket and forgets the patient', async () => {
+    const page = await ctx.newPage();
+    // Watch the page's WebSockets to see that the kiosk closes the patient's.
+    await page.addInitScript(() => {
+      const Native = window.WebSocket;
+      window.__sockets = [];
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__sockets.push(this);
+        }
+      };
+    });
+    await page.goto('/kiosk?idle=3');
+    await page.getByRole('button', { name: new RegExp(NAME) }).tap();
+    await page.getByLabel(/El paciente leyó o escuchó el aviso/).check();
+    await page.getByRole('button', { name: 'Registrar consentimiento' }).click();
+    await page.getByText('Esperando al especialista…').waitFor();
+    assert.equal(await page.evaluate(() => window.__sockets.filter((w) => w.readyState === WebSocket.OPEN).length), 1);
+    await page.getByRole('heading', { name: 'Consultas de hoy en esta clínica' }).waitFor({ timeout: 20000 });
+    await page.getByText('Se cerró la pantalla del paciente por falta de actividad.').waitFor();
+    await until(() => page.evaluate(() => window.__sockets.every((w) => w.readyState === WebSocket.CLOSED)), { what: 'patient socket closed' });
+    const left = await leftovers(page);
+    assert.ok(!left.text.includes(FAMILY));
+    assert.deepEqual([left.local, left.session], [0, 0]);
+    assert.equal(await page.getByText('Esperando al especialista…').count(), 0);
     await page.close();
   });
 });

@@ -1,9 +1,11 @@
 // The clinic kiosk (/kiosk): a shared computer where a staff member signs in
 // once; patients then go list → "Iniciar consulta" (consent witnessed by the
-// staff member) → ready. Finishing, or inactivity on a patient screen, goes
-// back to the list and forgets the patient: the DOM is rebuilt, forms are
-// gone, the URL is reset with history.replaceState, and nothing is ever
-// written to localStorage, sessionStorage, IndexedDB or the Cache API.
+// staff member) → the patient's video call on this screen (js/kiosk/ready.js).
+// Finishing, the end of the call, or inactivity on a patient screen goes back
+// to the list and forgets the patient: the call's socket, camera and join
+// token are dropped, the DOM is rebuilt, forms are gone, the URL is reset
+// with history.replaceState, and nothing is ever written to localStorage,
+// sessionStorage, IndexedDB or the Cache API.
 
 import { get, post, setUnauthenticatedHandler } from '../api.js';
 import { h, replace } from '../dom.js';
@@ -13,7 +15,7 @@ import { fullscreenButton } from './fullscreen.js';
 import { idleSeconds, createIdleTimer } from './idle.js';
 import { showList } from './list.js';
 import { showConsent } from './consent.js';
-import { showReady } from './ready.js';
+import { showReady, stopCall } from './ready.js';
 
 setLanguage('es');
 translatePage();
@@ -33,6 +35,7 @@ function say(text, { quiet = false } = {}) {
 /** Forgets the patient on screen, then shows the list. */
 function forget() {
   idle.stop();
+  stopCall();
   replace(main);
   say('');
   // No patient in the address bar or the history entry: Back cannot bring it back.
@@ -54,7 +57,15 @@ function openConsult(consult) {
   showConsent(main, me, consult, {
     onCancel: () => backToList(),
     onDone: () => {
-      showReady(main, consult, { onFinish: () => backToList(t('kiosk_finished')) });
+      showReady(main, consult, {
+        onFinish: () => backToList(t('kiosk_finished')),
+        // A consult lasts longer than the inactivity limit and nobody touches
+        // the screen while talking: the timer pauses during the call, whose
+        // end (or a lost connection) goes back to the list by itself.
+        onCallStart: () => idle.stop(),
+        onCallOver: (key) => backToList(t(key)),
+        announce: (text) => say(text, { quiet: true }),
+      });
       say(t('kiosk_consent_saved'), { quiet: true });
     },
   });

@@ -1,19 +1,127 @@
-// After consent: the consult is ready and the patient waits for the
-// specialist. The video call is not built yet, and the screen says so.
+// After consent: the patient's video call, here on the kiosk. The server
+// admits only a patient socket authenticated by the join token, so the kiosk
+// asks for a fresh join link (`POST /api/consults/<id>/join-link`, which
+// revokes the one sent to the patient's phone — the screen says so), keeps
+// the token in a variable of this module only (never in the URL, the history,
+// the DOM or any storage), opens `/ws?join=<token>`, sends `join` and waits
+// ("Esperando al especialista…"); on `admitted` the shared call (js/call/)
+// takes over with large touch controls. stopCall() closes the socket, the
+// camera and microphone and drops the token; the kiosk calls it whenever it
+// forgets the patient.
 
+import { post } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
+import { joinRoom } from '../call/signaling.js';
+import { startCall } from '../call/session.js';
+import { errorText } from '../app/ui.js';
 
-export function showReady(main, consult, { onFinish }) {
-  const finish = h('button', { type: 'button', class: 'btn primary k-big', onclick: onFinish }, t('kiosk_finish'));
+/** The one call of this kiosk: { token, signaling, call, closed }. */
+let current = null;
+
+/** Leaves the room, closes socket, camera and microphone, forgets the token. Idempotent. */
+export function stopCall() {
+  const s = current;
+  current = null;
+  if (!s) return;
+  s.closed = true;
+  s.token = null;
+  if (s.call) {
+    s.call.leave(); // sends `leave`, closes the peer connection, the tracks and the socket
+  } else if (s.signaling) {
+    s.signaling.send({ type: 'leave' });
+    s.signaling.close();
+  }
+  s.call = null;
+  s.signaling = null;
+}
+
+/**
+ * onFinish: "Terminar y volver a la lista"; onCallStart: the patient was
+ * admitted (the call is on screen); onCallOver(messageKey): the call or the
+ * consult ended — go back to the list; announce(text): the live region.
+ */
+export function showReady(main, consult, { onFinish, onCallStart, onCallOver, announce }) {
+  stopCall();
+  const s = { token: null, signaling: null, call: null, closed: false };
+  current = s;
+
+  const finish = h('button', { type: 'button', class: 'btn k-big', onclick: onFinish }, t('kiosk_finish'));
+  const state = h('div', { class: 'k-call-state' });
   replace(main,
     h('section', { class: 'k-patient k-ready', 'aria-labelledby': 'k-ready' },
       h('p', { class: 'k-done' }, h('span', { class: 'k-done-mark', 'aria-hidden': 'true' }, '✓'), t('kiosk_ready_consent_saved')),
       h('h1', { id: 'k-ready' }, t('kiosk_ready_title')),
       h('p', { class: 'k-facts' }, t('kiosk_ready_waiting', { name: consult.patient_name, doctor: consult.specialist_name })),
-      h('div', { class: 'k-call-soon' },
-        h('p', {}, h('strong', {}, t('kiosk_call_here'))),
-        h('p', {}, t('kiosk_call_meanwhile'))),
+      h('p', { class: 'notice warn k-link-note' }, t('kiosk_link_replaced')),
+      state,
       h('div', { class: 'actions' }, finish)));
+
+  const showProblem = (text) => {
+    if (s.closed || s.call) return;
+    replace(state, h('div', { class: 'k-call-problem', role: 'alert' },
+      h('p', { class: 'notice error' }, text),
+      h('button', { type: 'button', class: 'btn primary k-big', onclick: connect }, t('kiosk_call_retry'))));
+  };
+
+  function admitted(msg) {
+    if (s.closed || s.call) return;
+    s.call = startCall({
+      signaling: s.signaling,
+      selfId: msg.participant_id,
+      staff: false,
+      announce,
+      onFinished: (kind) => {
+        if (s.closed) return; // the kiosk itself closed the call
+        onCallOver(kind === 'lost' ? 'kiosk_call_lost' : 'kiosk_call_done');
+      },
+    });
+    replace(main, h('section', { class: 'k-call', 'aria-label': t('kiosk_call_region') }, s.call.view.el));
+    announce?.(t('waiting_admitted'));
+    onCallStart?.();
+  }
+
+  async function connect() {
+    if (s.closed) return;
+    replace(state, h('p', { class: 'k-call-wait', role: 'status' }, t('kiosk_call_starting')));
+    try {
+      if (!s.token) {
+        const link = await post(`/consults/${consult.id}/join-link`);
+        if (s.closed) return;
+        s.token = link.token;
+      }
+      const { signaling, reply } = await joinRoom(`?join=${encodeURIComponent(s.token)}`, { type: 'join' }, ['waiting', 'admitted']);
+      if (s.closed) {
+        signaling.send({ type: 'leave' });
+        signaling.close();
+        return;
+      }
+      s.signaling = signaling;
+      signaling.on('admitted', admitted);
+      signaling.on('ended', () => {
+        if (s.closed || s.call) return;
+        onCallOver('kiosk_call_consult_closed');
+      });
+      signaling.on('close', () => {
+        if (s.closed || s.call) return;
+        s.signaling = null;
+        showProblem(t('kiosk_call_failed'));
+      });
+      if (reply.type === 'admitted') {
+        admitted(reply);
+        return;
+      }
+      replace(state, h('div', { class: 'k-call-wait', role: 'status' },
+        h('span', { class: 'k-call-pulse', 'aria-hidden': 'true' }),
+        h('p', { class: 'k-call-wait-title' }, t('kiosk_call_waiting')),
+        h('p', {}, t('kiosk_call_waiting_hint', { doctor: consult.specialist_name }))));
+    } catch (err) {
+      if (s.closed) return;
+      // A refused socket (link not open yet, consult closed) or an API error.
+      showProblem(err?.status ? errorText(err) : t('kiosk_call_failed'));
+    }
+  }
+
+  connect();
   finish.focus();
 }
