@@ -37,16 +37,7 @@ async fn consult_in_call(app: &TestApp, w: &World) -> i64 {
     let id = created["consult"]["id"].as_i64().unwrap();
     let token = created["join_link"]["token"].as_str().unwrap();
     let patient = app.client();
-    expect(
-        patient
-            .post(app.url(&format!("/api/join/{token}/consent")))
-            .json(&json!({"notice_version": "v1", "language": "es", "accept_privacy": true}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    give_consent(app, token).await;
     expect(
         patient
             .post(app.url(&format!("/api/join/{token}/arrive")))

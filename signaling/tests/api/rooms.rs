@@ -101,20 +101,24 @@ async fn patient_socket(app: &TestApp, token: &str) -> Ws {
     ws
 }
 
+/// The specialist, then the clinic nurse, join the consult's room; the
+/// specialist sees the nurse arrive. Returns both sockets and the nurse's id.
+async fn doctor_and_nurse_in_room(app: &TestApp, consult: i64) -> (Ws, Ws, Value) {
+    let mut doctor = staff_socket(app, "especialista@cerca.mx").await;
+    send(&mut doctor, json!({"type": "join", "consult_id": consult})).await;
+    expect_type(&mut doctor, "joined").await;
+    let mut nurse = staff_socket(app, "enfermera@clinica.mx").await;
+    send(&mut nurse, json!({"type": "join", "consult_id": consult})).await;
+    let nurse_id = expect_type(&mut nurse, "joined").await["participant_id"].clone();
+    expect_type(&mut doctor, "participant-joined").await;
+    (doctor, nurse, nurse_id)
+}
+
 /// A consult starting now, with the patient's consent given; (id, token).
 async fn consult_with_consent(app: &TestApp, w: &World) -> (i64, String) {
     let created = schedule(app, w, 5).await;
     let token = created["join_link"]["token"].as_str().unwrap().to_string();
-    expect(
-        app.client()
-            .post(app.url(&format!("/api/join/{token}/consent")))
-            .json(&json!({"notice_version": "v1", "language": "es", "accept_privacy": true}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    give_consent(app, &token).await;
     (created["consult"]["id"].as_i64().unwrap(), token)
 }
 
@@ -302,14 +306,7 @@ async fn a_closed_socket_leaves_the_room(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let w = world(&app).await;
     let (consult, token) = consult_with_consent(&app, &w).await;
-    let mut doctor = staff_socket(&app, "especialista@cerca.mx").await;
-    send(&mut doctor, json!({"type": "join", "consult_id": consult})).await;
-    expect_type(&mut doctor, "joined").await;
-
-    let mut nurse = staff_socket(&app, "enfermera@clinica.mx").await;
-    send(&mut nurse, json!({"type": "join", "consult_id": consult})).await;
-    let nurse_id = expect_type(&mut nurse, "joined").await["participant_id"].clone();
-    expect_type(&mut doctor, "participant-joined").await;
+    let (mut doctor, mut nurse, nurse_id) = doctor_and_nurse_in_room(&app, consult).await;
     nurse.close(None).await.unwrap();
     let left = expect_type(&mut doctor, "participant-left").await;
     assert_eq!(left["participant_id"], nurse_id);
@@ -470,13 +467,7 @@ async fn a_silent_socket_is_closed(backend: Backend) {
     .await;
     let w = world(&app).await;
     let (consult, _) = consult_with_consent(&app, &w).await;
-    let mut doctor = staff_socket(&app, "especialista@cerca.mx").await;
-    send(&mut doctor, json!({"type": "join", "consult_id": consult})).await;
-    expect_type(&mut doctor, "joined").await;
-    let mut nurse = staff_socket(&app, "enfermera@clinica.mx").await;
-    send(&mut nurse, json!({"type": "join", "consult_id": consult})).await;
-    let nurse_id = expect_type(&mut nurse, "joined").await["participant_id"].clone();
-    expect_type(&mut doctor, "participant-joined").await;
+    let (mut doctor, mut nurse, nurse_id) = doctor_and_nurse_in_room(&app, consult).await;
 
     // The nurse's socket stops reading, so it answers no pings; the doctor's
     // keeps reading (its client answers pings) and outlives it.

@@ -55,16 +55,7 @@ async fn socket_authenticates_and_survives_bad_messages(backend: Backend) {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status().as_u16(), 409),
         other => panic!("socket opened without consent: {:?}", other.map(|_| ())),
     }
-    expect(
-        app.client()
-            .post(app.url(&format!("/api/join/{token}/consent")))
-            .json(&json!({"notice_version": "v1", "language": "es", "accept_privacy": true}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    give_consent(&app, token).await;
     let (mut patient, _) = tokio_tungstenite::connect_async(format!("{ws_url}?join={token}"))
         .await
         .unwrap();

@@ -320,6 +320,20 @@ pub async fn world(app: &TestApp) -> World {
     }
 }
 
+/// The patient accepts the current privacy notice through their join link.
+pub async fn give_consent(app: &TestApp, token: &str) {
+    expect(
+        app.client()
+            .post(app.url(&format!("/api/join/{token}/consent")))
+            .json(&json!({"notice_version": "v1", "language": "es", "accept_privacy": true}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+}
+
 /// Schedules a consult for the world's patient, starting `in_minutes` from now.
 pub async fn schedule(app: &TestApp, w: &World, in_minutes: i64) -> Value {
     let starts_at: DateTime<Utc> = Utc::now() + Duration::minutes(in_minutes);
