@@ -98,6 +98,17 @@ pub enum PauseReason {
     NoLayers,
 }
 
+impl PauseReason {
+    /// The name used on the wire and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::Bandwidth => "bandwidth",
+            PauseReason::NotWanted => "not_wanted",
+            PauseReason::NoLayers => "no_layers",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Layer(Layer),
@@ -243,7 +254,8 @@ impl Allocator {
         top.fold(self.audio_reserve(audio_tracks), u64::saturating_add)
     }
 
-    fn audio_reserve(&self, audio_tracks: usize) -> u64 {
+    /// What `audio_tracks` audio tracks take off the estimate before video.
+    pub fn audio_reserve(&self, audio_tracks: usize) -> u64 {
         self.cfg.audio_reserve_bps.saturating_mul(audio_tracks as u64)
     }
 

@@ -21,13 +21,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::KeyframeRequestKind;
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, IceCreds, Rtc};
 
+use crate::adapt::{self, ADAPT_EVERY, INITIAL_ESTIMATE_BPS};
+use crate::allocator::{Allocator, AllocatorConfig, PauseReason};
 use crate::error::RelayError;
+use crate::layer::Layer;
 use crate::participant::{OutState, Participant, Propagate, TrackOut};
+use crate::stats::{ParticipantStats, StatsCollector, VideoLayerStat, STATS_INTERVAL};
 use crate::stun;
 
 /// A consult has 2–6 participants (patient, specialist, clinic staff, an
@@ -76,6 +81,22 @@ pub enum RelayEvent {
     ParticipantConnected { participant: String },
     /// The participant is gone from its room.
     ParticipantLeft { participant: String, reason: LeaveReason },
+    /// `origin`'s video to `participant` is paused (audio goes on); tell
+    /// the participant why, so it shows that instead of a frozen frame.
+    VideoPaused {
+        participant: String,
+        origin: String,
+        reason: PauseReason,
+    },
+    /// `origin`'s video to `participant` flows again.
+    VideoResumed { participant: String, origin: String },
+    /// Of the publisher's simulcast track `mid`, only the layers `rids` are
+    /// taken by anyone: it may stop encoding and sending the others.
+    LayersWanted {
+        participant: String,
+        mid: String,
+        rids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +135,10 @@ pub struct Relay {
     transmits: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     stats: RelayStats,
+    /// The time of the latest input, for work that follows from it.
+    now: Instant,
+    /// When the next adaptation pass is due.
+    next_adapt: Option<Instant>,
 }
 
 impl Relay {
@@ -128,6 +153,8 @@ impl Relay {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: RelayStats::default(),
+            now: Instant::now(),
+            next_adapt: None,
         }
     }
 
@@ -142,6 +169,20 @@ impl Relay {
     /// Adds a participant to a room (created on first join). Media starts
     /// after its offer is answered by [`Relay::accept_offer`].
     pub fn join(&mut self, now: Instant, room: &str, participant: &str) -> Result<(), RelayError> {
+        self.join_via(now, room, participant, None)
+    }
+
+    /// [`Relay::join`], announcing `via` instead of the relay's public
+    /// address to this participant: a link emulator in front of the relay,
+    /// so that this one participant's media crosses an emulated network.
+    pub fn join_via(
+        &mut self,
+        now: Instant,
+        room: &str,
+        participant: &str,
+        via: Option<SocketAddr>,
+    ) -> Result<(), RelayError> {
+        self.now = now;
         if self.participants.contains_key(participant) {
             return Err(RelayError::AlreadyJoined(participant.to_string()));
         }
@@ -160,24 +201,20 @@ impl Relay {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            .enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE_BPS)))
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
-        let candidate = Candidate::host(self.config.public_addr, "udp")
-            .map_err(|e| RelayError::Rejected(format!("host candidate: {e}")))?;
+        let announced = via.unwrap_or(self.config.public_addr);
+        let candidate =
+            Candidate::host(announced, "udp").map_err(|e| RelayError::Rejected(format!("host candidate: {e}")))?;
         rtc.add_local_candidate(candidate);
 
         // Everything already published in the room will be offered to the
         // newcomer once its own first negotiation is done.
-        let mut tracks_out = Vec::new();
+        let mut existing = Vec::new();
         for other in self.rooms.get(room).into_iter().flatten() {
             let p = &self.participants[other];
-            for t in &p.tracks_in {
-                tracks_out.push(TrackOut {
-                    origin: other.clone(),
-                    mid_in: t.mid,
-                    kind: t.kind,
-                    state: OutState::ToOpen,
-                });
-            }
+            existing.extend(p.tracks_in.iter().map(|t| (other.clone(), t.mid, t.kind)));
         }
         self.by_ufrag.insert(ufrag.clone(), participant.to_string());
         self.rooms
@@ -191,14 +228,26 @@ impl Relay {
                 room: room.to_string(),
                 rtc,
                 ufrag,
+                announced,
                 negotiated: false,
                 pending: None,
                 tracks_in: Vec::new(),
-                tracks_out,
+                tracks_out: Vec::new(),
                 timeout: None,
                 dead: false,
+                allocator: Allocator::new(AllocatorConfig::default()),
+                estimate_bps: None,
+                bwe_target: (0, 0),
+                next_track_id: 0,
+                stats: StatsCollector::default(),
             },
         );
+        let p = self.participants.get_mut(participant).expect("inserted just above");
+        for (origin, mid_in, kind) in existing {
+            let id = p.new_track_id();
+            p.tracks_out.push(TrackOut::new(origin, mid_in, kind, id));
+        }
+        self.next_adapt.get_or_insert(now);
         self.dirty.insert(participant.to_string());
         self.drive();
         Ok(())
@@ -206,6 +255,7 @@ impl Relay {
 
     /// Answers a participant's offer (its first, or a renegotiation).
     pub fn accept_offer(&mut self, now: Instant, participant: &str, sdp: &str) -> Result<String, RelayError> {
+        self.now = now;
         let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| RelayError::BadSdp(e.to_string()))?;
         let p = self.participant_mut(participant)?;
         p.forget_pending_offer();
@@ -223,6 +273,7 @@ impl Relay {
 
     /// Takes a participant's answer to the last [`RelayEvent::Offer`].
     pub fn accept_answer(&mut self, now: Instant, participant: &str, sdp: &str) -> Result<(), RelayError> {
+        self.now = now;
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| RelayError::BadSdp(e.to_string()))?;
         let p = self.participant_mut(participant)?;
         let pending = p
@@ -238,13 +289,10 @@ impl Relay {
             return Err(RelayError::Rejected(e.to_string()));
         }
         p.tick(now);
-        for (origin, mid_in) in p.offer_answered() {
-            // A new subscriber's decoder needs a keyframe to start.
-            if let Some(publisher) = self.participants.get_mut(&origin) {
-                publisher.request_keyframe(mid_in, KeyframeRequestKind::Pli);
-                self.dirty.insert(origin);
-            }
-        }
+        p.offer_answered();
+        // The new video tracks start paused; the adaptation pass picks their
+        // layer and asks the publisher for its keyframe.
+        self.next_adapt = Some(now);
         self.dirty.insert(participant.to_string());
         self.drive();
         Ok(())
@@ -252,6 +300,7 @@ impl Relay {
 
     /// Removes a participant; the others get offers that stop its tracks.
     pub fn leave(&mut self, now: Instant, participant: &str) -> Result<(), RelayError> {
+        self.now = now;
         if !self.participants.contains_key(participant) {
             return Err(RelayError::UnknownParticipant(participant.to_string()));
         }
@@ -268,8 +317,12 @@ impl Relay {
     }
 
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        self.now = now;
         match input {
             Input::Timeout => {
+                if self.next_adapt.is_some_and(|t| t <= now) {
+                    self.adapt(now);
+                }
                 for p in self.participants.values_mut() {
                     if p.timeout.is_some_and(|t| t <= now) {
                         p.tick(now);
@@ -295,7 +348,53 @@ impl Relay {
     /// When to call `handle_input(now, Input::Timeout)` next; `None` while
     /// there is nobody to serve.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.participants.values().filter_map(|p| p.timeout).min()
+        let rtc = self.participants.values().filter_map(|p| p.timeout).min();
+        rtc.into_iter().chain(self.next_adapt).min()
+    }
+
+    /// Runs the adaptation pass ([`crate::adapt`]) and schedules the next one
+    /// while anyone is there to adapt for.
+    fn adapt(&mut self, now: Instant) {
+        for p in self.participants.values_mut() {
+            p.tick(now);
+        }
+        adapt::run(now, &mut self.participants, &mut self.events, &mut self.dirty);
+        self.next_adapt = (!self.participants.is_empty()).then(|| now + ADAPT_EVERY);
+    }
+
+    /// Every participant's link figures, for quality reports and metrics.
+    pub fn participant_stats(&self) -> Vec<ParticipantStats> {
+        let mut all: Vec<ParticipantStats> = self
+            .participants
+            .values()
+            .map(|p| ParticipantStats {
+                participant: p.id.clone(),
+                room: p.room.clone(),
+                bitrate_in_bps: p.stats.bitrate_in_bps,
+                bitrate_out_bps: p.stats.bitrate_out_bps,
+                estimate_bps: p.estimate_bps,
+                loss_in: p.stats.loss_in,
+                loss_out: p.stats.loss_out,
+                rtt_ms: p.stats.rtt.map(|d| d.as_millis() as u64),
+                nacks_received: p.stats.nacks(),
+                keyframe_requests_received: p.stats.keyframe_requests(),
+                video: p
+                    .tracks_out
+                    .iter()
+                    .filter(|t| matches!(t.state, OutState::Open(_)))
+                    .filter_map(|t| {
+                        let v = t.video.as_ref()?;
+                        Some(VideoLayerStat {
+                            origin: t.origin.clone(),
+                            layer: v.rewriter.current().map(|l| l.index() as u8),
+                            paused: v.told_paused.map(PauseReason::as_str),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.room, &a.participant).cmp(&(&b.room, &b.participant)));
+        all
     }
 
     fn receive(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
@@ -317,11 +416,12 @@ impl Relay {
         let input = str0m::Input::Receive(
             now,
             // The destination is the address the peer knows us by, which is
-            // what its `Rtc` has as local candidate (the socket may be behind a 1:1 NAT).
+            // what its `Rtc` has as local candidate (the socket may be behind
+            // a 1:1 NAT, or a link emulator).
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.config.public_addr,
+                destination: p.announced,
                 contents,
             },
         );
@@ -385,33 +485,41 @@ impl Relay {
             Propagate::TrackAdded { origin, mid, kind } => {
                 for other in self.room_peers(&origin) {
                     if let Some(p) = self.participants.get_mut(&other) {
-                        p.tracks_out.push(TrackOut {
-                            origin: origin.clone(),
-                            mid_in: mid,
-                            kind,
-                            state: OutState::ToOpen,
-                        });
+                        let id = p.new_track_id();
+                        p.tracks_out.push(TrackOut::new(origin.clone(), mid, kind, id));
                     }
                 }
             }
-            Propagate::Media { origin, data } => {
+            Propagate::Media { origin, layer, data } => {
+                let mut keyframe_for = None;
                 for other in self.room_peers(&origin) {
                     if let Some(p) = self.participants.get_mut(&other) {
-                        p.forward(&origin, &data);
+                        if let Some(wanted) = p.forward(&origin, layer, &data) {
+                            keyframe_for = Some(wanted);
+                        }
                         self.dirty.insert(other);
                     }
                 }
+                if let (Some(wanted), Some(publisher)) = (keyframe_for, self.participants.get_mut(&origin)) {
+                    publisher.request_keyframe(self.now, data.mid, wanted, KeyframeRequestKind::Pli);
+                    self.dirty.insert(origin);
+                }
             }
             Propagate::Keyframe { subscriber, req } => {
+                // The subscriber lost its decoder state: it needs a keyframe
+                // of the layer it is getting now.
                 let source = self.participants.get(&subscriber).and_then(|s| {
                     s.tracks_out.iter().find_map(|t| match t.state {
-                        OutState::Open(mid) if mid == req.mid => Some((t.origin.clone(), t.mid_in)),
+                        OutState::Open(mid) if mid == req.mid => {
+                            let layer = t.video.as_ref().and_then(|v| v.rewriter.current());
+                            Some((t.origin.clone(), t.mid_in, layer.unwrap_or(Layer::LOW)))
+                        }
                         _ => None,
                     })
                 });
-                if let Some((origin, mid_in)) = source {
+                if let Some((origin, mid_in, layer)) = source {
                     if let Some(publisher) = self.participants.get_mut(&origin) {
-                        publisher.request_keyframe(mid_in, req.kind);
+                        publisher.request_keyframe(self.now, mid_in, layer, req.kind);
                         self.dirty.insert(origin);
                     }
                 }

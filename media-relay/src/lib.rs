@@ -71,6 +71,7 @@
 //!   interop tests against an independent stack (the `webrtc` crate bot):
 //!   today's end-to-end tests use str0m on both sides.
 
+mod adapt;
 pub mod allocator;
 pub mod engine;
 pub mod error;
@@ -78,15 +79,20 @@ pub mod keyframe;
 pub mod layer;
 pub mod nack;
 mod participant;
+pub mod publish;
+pub mod rate;
 pub mod rewrite;
 pub mod rtp;
+pub mod stats;
 pub mod stun;
 pub mod udp;
 pub mod vp8;
 
+pub use allocator::PauseReason;
 pub use engine::{LeaveReason, Relay, RelayConfig, RelayEvent, RelayStats};
 pub use error::RelayError;
 pub use layer::{Layer, LayerSet, MAX_LAYERS};
+pub use stats::{ParticipantStats, VideoLayerStat};
 pub use udp::{spawn, RelayEvents, RelayHandle, UdpConfig};
 
 #[cfg(feature = "test-peer")]

@@ -8,20 +8,34 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use str0m::bwe::BweKind;
 use str0m::change::{SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::media::{Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 
+use crate::allocator::{Allocator, PauseReason, TrackId};
 use crate::engine::{RelayEvent, Transmit};
+use crate::layer::Layer;
+use crate::publish::PublishedVideo;
+use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
+use crate::rtp::Unwrapper;
+use crate::stats::StatsCollector;
+
+impl Participant {
+    /// A fresh id for a track this participant receives, for the allocator.
+    pub fn new_track_id(&mut self) -> TrackId {
+        self.next_track_id += 1;
+        TrackId(self.next_track_id)
+    }
+}
 
 /// A track the participant sends to the relay.
 #[derive(Debug)]
 pub(crate) struct TrackIn {
     pub mid: Mid,
     pub kind: MediaKind,
-    /// The one simulcast encoding forwarded for now: the first RID seen on
-    /// this track (or none without simulcast). See the crate TODO list.
-    pub rid: Option<Option<Rid>>,
+    /// Simulcast layers, their rates and keyframe throttle; video only.
+    pub video: Option<PublishedVideo>,
 }
 
 /// Another participant's track, as sent to this one.
@@ -31,6 +45,56 @@ pub(crate) struct TrackOut {
     pub mid_in: Mid,
     pub kind: MediaKind,
     pub state: OutState,
+    /// Layer switching for this subscriber; video only.
+    pub video: Option<VideoOut>,
+}
+
+/// One video track toward one subscriber: which layer it gets and the
+/// timestamp rewriting that makes layer switches seamless.
+#[derive(Debug)]
+pub(crate) struct VideoOut {
+    pub id: TrackId,
+    pub rewriter: VideoRewriter,
+    /// Extends the rewriter's 32-bit timestamps for str0m's `MediaTime`.
+    out_time: Unwrapper,
+    /// The pause last reported to the subscriber, so each change is told once.
+    pub told_paused: Option<PauseReason>,
+}
+
+impl TrackOut {
+    pub fn new(origin: String, mid_in: Mid, kind: MediaKind, id: TrackId) -> TrackOut {
+        let video = (kind == MediaKind::Video).then(|| VideoOut {
+            id,
+            rewriter: VideoRewriter::new(RewriterConfig {
+                // str0m numbers packets and picks the SSRC of the outgoing
+                // stream; only the timestamp is ours to keep continuous.
+                ssrc: 0,
+                clock_rate: 90_000,
+                first_seq: 0,
+                first_timestamp: rand_u32(id),
+                first_picture_id: 0,
+                first_tl0picidx: 0,
+            }),
+            out_time: Unwrapper::for_timestamp(),
+            told_paused: None,
+        });
+        TrackOut {
+            origin,
+            mid_in,
+            kind,
+            state: OutState::ToOpen,
+            video,
+        }
+    }
+}
+
+/// A start timestamp that differs per track (RFC 3550 wants it random; the
+/// exact value matters to nobody, so no RNG dependency).
+fn rand_u32(id: TrackId) -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos ^ (id.0 as u32).wrapping_mul(0x9E37_79B9)
 }
 
 /// Where a forwarded track stands in this participant's SDP.
@@ -58,6 +122,8 @@ pub(crate) enum Propagate {
     },
     Media {
         origin: String,
+        /// The simulcast layer of a video frame (`LOW` without simulcast).
+        layer: Option<Layer>,
         // Boxed: a frame's metadata dwarfs the other variants.
         data: Box<MediaData>,
     },
@@ -74,6 +140,8 @@ pub(crate) struct Participant {
     pub rtc: Rtc,
     /// Our ICE ufrag for this peer: the key that routes its STUN to it.
     pub ufrag: String,
+    /// The relay address this peer was given (its `Rtc`'s local candidate).
+    pub announced: std::net::SocketAddr,
     /// The peer's first offer has been answered; only then may we offer.
     pub negotiated: bool,
     pub pending: Option<SdpPendingOffer>,
@@ -82,6 +150,14 @@ pub(crate) struct Participant {
     pub timeout: Option<Instant>,
     /// ICE consent lost or the `Rtc` failed: the engine removes it.
     pub dead: bool,
+    /// Which layer of each received video fits this participant's downlink.
+    pub allocator: Allocator,
+    /// The latest send-side (relay → participant) estimate, bit/s.
+    pub estimate_bps: Option<u64>,
+    /// The (minimum, desired) rates last given to str0m's BWE.
+    pub bwe_target: (u64, u64),
+    pub next_track_id: u64,
+    pub stats: StatsCollector,
 }
 
 impl Participant {
@@ -126,6 +202,7 @@ impl Participant {
     }
 
     fn on_event(&mut self, event: Event, events: &mut VecDeque<RelayEvent>, propagate: &mut Vec<Propagate>) {
+        self.stats.on_event(&event);
         match event {
             Event::Connected => events.push_back(RelayEvent::ParticipantConnected {
                 participant: self.id.clone(),
@@ -136,10 +213,14 @@ impl Participant {
             // Our own send-only m-lines also announce themselves here; only
             // what the peer sends is a published track.
             Event::MediaAdded(m) if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv) => {
+                let video = (m.kind == MediaKind::Video).then(|| {
+                    let rids = m.simulcast.map(|s| s.recv.iter().map(|l| l.rid).collect());
+                    PublishedVideo::new(rids.unwrap_or_default())
+                });
                 self.tracks_in.push(TrackIn {
                     mid: m.mid,
                     kind: m.kind,
-                    rid: None,
+                    video,
                 });
                 propagate.push(Propagate::TrackAdded {
                     origin: self.id.clone(),
@@ -151,13 +232,26 @@ impl Participant {
                 let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == data.mid) else {
                     return;
                 };
-                let chosen = *track.rid.get_or_insert(data.rid);
-                if chosen == data.rid {
-                    propagate.push(Propagate::Media {
-                        origin: self.id.clone(),
-                        data: Box::new(data),
-                    });
-                }
+                let layer = match &mut track.video {
+                    None => None,
+                    Some(video) => {
+                        // A RID the offer did not announce is not ours to forward.
+                        let Some(layer) = video.layer_of(data.rid) else { return };
+                        video.record(data.network_time, layer, data.data.len());
+                        if data.is_keyframe() {
+                            video.keyframes.keyframe_received(layer);
+                        }
+                        Some(layer)
+                    }
+                };
+                propagate.push(Propagate::Media {
+                    origin: self.id.clone(),
+                    layer,
+                    data: Box::new(data),
+                });
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                self.estimate_bps = Some(estimate.as_u64());
             }
             Event::KeyframeRequest(req) => propagate.push(Propagate::Keyframe {
                 subscriber: self.id.clone(),
@@ -168,33 +262,76 @@ impl Participant {
     }
 
     /// Writes another participant's media onto the matching outgoing track.
-    pub fn forward(&mut self, origin: &str, data: &MediaData) {
-        let Some(mid) = self.tracks_out.iter().find_map(|t| match t.state {
-            OutState::Open(mid) if t.origin == origin && t.mid_in == data.mid => Some(mid),
-            _ => None,
-        }) else {
-            return;
+    /// A video frame goes through the track's rewriter: only the chosen
+    /// layer passes, a switch waits for that layer's keyframe, and the
+    /// timestamp continues across switches. Returns the layer whose keyframe
+    /// a pending switch waits for, so the engine can ask the publisher.
+    pub fn forward(&mut self, origin: &str, layer: Option<Layer>, data: &MediaData) -> Option<Layer> {
+        let track = self
+            .tracks_out
+            .iter_mut()
+            .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
+        let OutState::Open(mid) = track.state else { return None };
+        let time = match (&mut track.video, layer) {
+            (Some(video), Some(layer)) => {
+                let incoming = data.time.rebase(Frequency::NINETY_KHZ);
+                let packet = PacketInfo {
+                    // Frames, not packets: the layer stands for the source
+                    // and the frame's first sequence number for its place.
+                    ssrc: layer.index() as u32,
+                    seq: **data.seq_range.start() as u16,
+                    timestamp: incoming.numer() as u32,
+                    keyframe_start: data.is_keyframe(),
+                    picture_id: None,
+                    tl0picidx: None,
+                };
+                match video.rewriter.rewrite(data.network_time, layer, &packet) {
+                    Decision::Forward(f) => {
+                        MediaTime::new(video.out_time.unwrap(f.timestamp.into()) as u64, Frequency::NINETY_KHZ)
+                    }
+                    Decision::Drop(_) => return video.rewriter.awaiting_keyframe(),
+                }
+            }
+            _ => data.time,
         };
-        let Some(writer) = self.rtc.writer(mid) else {
-            return;
-        };
+        let awaiting = track.video.as_ref().and_then(|v| v.rewriter.awaiting_keyframe());
+        let writer = self.rtc.writer(mid)?;
         // The peer may have negotiated another payload type for the same codec.
-        let Some(pt) = writer.match_params(data.params) else {
+        let pt = writer.match_params(data.params)?;
+        if let Err(e) = writer.write(pt, data.network_time, time, data.data.clone()) {
+            tracing::debug!(participant = %self.id, error = %e, "write failed");
+        }
+        awaiting
+    }
+
+    /// Asks this participant for a keyframe of `layer` on one of its
+    /// published tracks, unless one was asked for very recently (then the
+    /// request waits for [`crate::keyframe::KeyframeRequests::handle_timeout`]).
+    pub fn request_keyframe(&mut self, now: Instant, mid_in: Mid, layer: Layer, kind: KeyframeRequestKind) {
+        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid_in) else {
             return;
         };
-        if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-            tracing::debug!(participant = %self.id, error = %e, "write failed");
+        let Some(video) = &mut track.video else { return };
+        if video.keyframes.request(now, layer) {
+            let rid = video.rid_of(layer);
+            if let Some(mut writer) = self.rtc.writer(mid_in) {
+                // Fails when the peer negotiated no PLI/FIR; nothing more to do then.
+                let _ = writer.request_keyframe(rid, kind);
+            }
         }
     }
 
-    /// Asks this participant for a keyframe on one of its published tracks.
-    pub fn request_keyframe(&mut self, mid_in: Mid, kind: KeyframeRequestKind) {
-        let Some(rid) = self.tracks_in.iter().find(|t| t.mid == mid_in).map(|t| t.rid.flatten()) else {
-            return;
-        };
-        if let Some(mut writer) = self.rtc.writer(mid_in) {
-            // Fails when the peer negotiated no PLI/FIR; nothing more to do then.
-            let _ = writer.request_keyframe(rid, kind);
+    /// Sends the keyframe requests whose quiet period has ended.
+    pub fn send_deferred_keyframe_requests(&mut self, now: Instant) {
+        for track in &mut self.tracks_in {
+            let Some(video) = &mut track.video else { continue };
+            let due = video.keyframes.handle_timeout(now);
+            for layer in due.iter() {
+                let rid = video.rid_of(layer);
+                if let Some(mut writer) = self.rtc.writer(track.mid) {
+                    let _ = writer.request_keyframe(rid, KeyframeRequestKind::Pli);
+                }
+            }
         }
     }
 
@@ -243,20 +380,14 @@ impl Participant {
         }
     }
 
-    /// Our offer was answered: returns the forwarded video tracks that just
-    /// opened, whose publishers should send a keyframe for the newcomer.
-    pub fn offer_answered(&mut self) -> Vec<(String, Mid)> {
+    /// Our offer was answered: the tracks in it are open (or gone).
+    pub fn offer_answered(&mut self) {
         self.tracks_out.retain(|t| !matches!(t.state, OutState::Stopping(_)));
-        let mut opened = Vec::new();
         for track in &mut self.tracks_out {
             if let OutState::Negotiating(mid) = track.state {
                 track.state = OutState::Open(mid);
-                if track.kind == MediaKind::Video {
-                    opened.push((track.origin.clone(), track.mid_in));
-                }
             }
         }
-        opened
     }
 
     /// A publisher left: drop what was never negotiated, stop what was.

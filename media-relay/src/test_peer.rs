@@ -1,7 +1,9 @@
 //! A browser stand-in for tests, compiled only with the `test-peer` feature:
 //! a str0m peer in normal (non-lite, controlling) mode on a real UDP socket
-//! that sends synthetic Opus-sized audio and VP8 keyframe-headed video and
-//! counts what it receives, frame by frame.
+//! that sends synthetic Opus-sized audio and VP8 video — optionally as three
+//! simulcast layers (`q`, `h`, `f`) at browser-like bitrates, with a keyframe
+//! every 3 s and on request, stopping the layers the relay says nobody takes
+//! — and logs what it receives, frame by frame.
 //!
 //! The relay's own tests and the signaling server's `/ws` media tests both
 //! use it. Both ends share one WebRTC implementation, so these are **not**
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 pub use str0m::media::MediaKind;
-use str0m::media::{Direction, Frequency, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -29,33 +31,77 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 
 const AUDIO_EVERY: Duration = Duration::from_millis(20);
 const VIDEO_EVERY: Duration = Duration::from_millis(33);
+/// A camera encoder sends a keyframe now and then even unasked.
+const KEYFRAME_EVERY: u32 = 90;
+
+/// Simulcast RIDs, lowest layer first, as Cerca's web client names them.
+pub const RIDS: [&str; 3] = ["q", "h", "f"];
+/// Frame size per simulcast layer at 30 fps: about 150, 500 and 1200 kbit/s,
+/// what Chrome sends for a 640×360 camera in three layers.
+const LAYER_FRAME_BYTES: [usize; 3] = [600, 2_000, 5_000];
+/// Without simulcast, frames stay small: those tests check routing, not rates.
+const SINGLE_FRAME_BYTES: usize = 24;
 
 /// The synthetic frame a client with `tag` sends as its `counter`-th frame of
-/// `kind`: unique per sender, kind and frame, so a receiver can tell exactly
-/// who sent what. Video frames start with a VP8 keyframe header (frame tag
-/// with the key bit clear, start code, 320×240) so every frame can start a
-/// decoder.
-pub fn payload(tag: u8, kind: MediaKind, counter: u32) -> Vec<u8> {
+/// `kind` on simulcast layer `layer` (0 without simulcast): unique per
+/// sender, kind, layer and frame, so a receiver can tell exactly who sent
+/// what. Video keyframes start with a VP8 keyframe header (frame tag with the
+/// key bit clear, start code, 320×240); other frames are interframes.
+pub fn payload(tag: u8, kind: MediaKind, layer: u8, counter: u32, keyframe: bool, size: usize) -> Vec<u8> {
     let mut p = match kind {
         MediaKind::Audio => vec![0xFC, b'A'],
-        MediaKind::Video => vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, b'V'],
+        MediaKind::Video if keyframe => vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, b'V'],
+        MediaKind::Video => vec![0x11, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, b'V'],
     };
     p.push(tag);
+    p.push(layer);
     p.extend_from_slice(&counter.to_be_bytes());
-    p.extend((0..24u8).map(|i| i ^ tag));
+    p.extend((0..size).map(|i| (i as u8) ^ tag ^ layer));
     p
 }
 
-/// Which sender, kind and frame a payload is, if it is one `payload` made.
-fn parse_payload(data: &[u8]) -> Option<(u8, MediaKind, u32)> {
-    let (kind, at) = match data.first()? {
-        0xFC => (MediaKind::Audio, 2),
-        0x10 => (MediaKind::Video, 11),
+/// One frame as [`payload`] made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    pub tag: u8,
+    pub kind: MediaKind,
+    pub layer: u8,
+    pub counter: u32,
+    pub keyframe: bool,
+}
+
+/// Which sender, kind, layer and frame a payload is, if it is one `payload` made.
+fn parse_payload(data: &[u8]) -> Option<Frame> {
+    let (kind, keyframe, at) = match data.first()? {
+        0xFC => (MediaKind::Audio, false, 2),
+        0x10 => (MediaKind::Video, true, 11),
+        0x11 => (MediaKind::Video, false, 11),
         _ => return None,
     };
     let tag = *data.get(at)?;
-    let counter = u32::from_be_bytes(data.get(at + 1..at + 5)?.try_into().ok()?);
-    (payload(tag, kind, counter) == data).then_some((tag, kind, counter))
+    let layer = *data.get(at + 1)?;
+    let counter = u32::from_be_bytes(data.get(at + 2..at + 6)?.try_into().ok()?);
+    let size = data.len().checked_sub(at + 6)?;
+    (payload(tag, kind, layer, counter, keyframe, size) == data).then_some(Frame {
+        tag,
+        kind,
+        layer,
+        counter,
+        keyframe,
+    })
+}
+
+/// One received video frame, in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoFrame {
+    pub layer: u8,
+    pub keyframe: bool,
+    /// The RTP timestamp as received (extended, 90 kHz).
+    pub rtp_time: u64,
+    /// The first RTP sequence number of the frame.
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub at: Instant,
 }
 
 #[derive(Default, Debug, Clone)]
@@ -64,6 +110,8 @@ pub struct Received {
     pub frames: HashMap<(u8, MediaKind), u64>,
     /// Highest frame counter received per (sender tag, kind).
     pub max_counter: HashMap<(u8, MediaKind), u32>,
+    /// Every video frame per sender tag, in arrival order.
+    pub video: HashMap<u8, Vec<VideoFrame>>,
     /// Frames that were not exactly what some client sent.
     pub corrupt: u64,
 }
@@ -72,6 +120,22 @@ impl Received {
     pub fn count(&self, tag: u8, kind: MediaKind) -> u64 {
         self.frames.get(&(tag, kind)).copied().unwrap_or(0)
     }
+
+    /// The simulcast layer of the latest video frame from `tag`.
+    pub fn latest_layer(&self, tag: u8) -> Option<u8> {
+        self.video.get(&tag)?.last().map(|f| f.layer)
+    }
+
+    pub fn video_from(&self, tag: u8) -> &[VideoFrame] {
+        self.video.get(&tag).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// How a client publishes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PeerOptions {
+    /// Send video as three simulcast layers ([`RIDS`]).
+    pub simulcast: bool,
 }
 
 struct State {
@@ -83,6 +147,13 @@ struct State {
     connected: bool,
     sent: HashMap<MediaKind, u32>,
     received: Received,
+    options: PeerOptions,
+    /// Layers (by index) the relay wants; the others are not sent.
+    active: [bool; 3],
+    /// Layers whose next frame must be a keyframe (asked for by the relay).
+    keyframe_due: [bool; 3],
+    /// Frames sent per layer.
+    pub layer_frames: [u32; 3],
 }
 
 /// One synthetic participant: a str0m peer with one Opus and one VP8
@@ -105,6 +176,10 @@ impl Drop for Client {
 
 impl Client {
     pub async fn start(name: &str, tag: u8) -> Client {
+        Client::start_with(name, tag, PeerOptions::default()).await
+    }
+
+    pub async fn start_with(name: &str, tag: u8, options: PeerOptions) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client socket");
         let addr = socket.local_addr().unwrap();
         let mut rtc = Rtc::builder().build(Instant::now());
@@ -118,6 +193,10 @@ impl Client {
             connected: false,
             sent: HashMap::new(),
             received: Received::default(),
+            options,
+            active: [true; 3],
+            keyframe_due: [true; 3],
+            layer_frames: [0; 3],
         }));
         let wake = Arc::new(Notify::new());
         let (changed_tx, changed) = watch::channel(0);
@@ -136,6 +215,13 @@ impl Client {
     /// The client's first offer: one audio and one video track, both ways.
     pub fn create_offer(&self) -> String {
         let mut s = self.state.lock().unwrap();
+        let simulcast = s.options.simulcast.then(|| {
+            let mut sim = Simulcast::new();
+            for rid in RIDS {
+                sim.add_send_layer(SimulcastLayer::new(rid));
+            }
+            sim
+        });
         let mut api = s.rtc.sdp_api();
         let audio = api.add_media(
             MediaKind::Audio,
@@ -149,7 +235,7 @@ impl Client {
             Direction::SendRecv,
             Some(self.name.clone()),
             None,
-            None,
+            simulcast,
         );
         let (offer, pending) = api.apply().expect("changes to offer");
         s.audio = Some(audio);
@@ -189,12 +275,37 @@ impl Client {
         self.state.lock().unwrap().sent.get(&kind).copied().unwrap_or(0)
     }
 
+    /// The relay says only `rids` of our video are taken: stop the others
+    /// (as the web client does with `RTCRtpSender.setParameters`).
+    pub fn set_active_rids(&self, rids: &[String]) {
+        let mut s = self.state.lock().unwrap();
+        for (i, rid) in RIDS.iter().enumerate() {
+            s.active[i] = rids.iter().any(|r| r == rid);
+        }
+    }
+
+    /// Which layers are being sent now.
+    pub fn active_layers(&self) -> [bool; 3] {
+        self.state.lock().unwrap().active
+    }
+
+    /// Frames sent so far per simulcast layer.
+    pub fn layer_frames(&self) -> [u32; 3] {
+        self.state.lock().unwrap().layer_frames
+    }
+
     pub fn is_negotiated(&self) -> bool {
         self.state.lock().unwrap().negotiated
     }
 
     /// Waits until `done` holds for what this client has received.
     pub async fn wait_for(&self, what: &str, done: impl Fn(&Received) -> bool) {
+        self.wait_for_within(what, PATIENCE, done).await;
+    }
+
+    /// [`Self::wait_for`] with a longer safety net, for what takes seconds
+    /// by design (bandwidth adaptation's hold times and probing).
+    pub async fn wait_for_within(&self, what: &str, patience: Duration, done: impl Fn(&Received) -> bool) {
         let mut changed = self.changed.clone();
         let wait = async {
             loop {
@@ -204,7 +315,9 @@ impl Client {
                 changed.changed().await.expect("client task alive");
             }
         };
-        within(&format!("{}: {what}", self.name), wait).await;
+        tokio::time::timeout(patience, wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {}: {what}", self.name));
     }
 
     pub async fn wait_negotiated(&self) {
@@ -283,12 +396,31 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
             Output::Event(Event::MediaData(data)) => {
                 news = true;
                 match parse_payload(&data.data) {
-                    Some((from, kind, counter)) => {
-                        *s.received.frames.entry((from, kind)).or_default() += 1;
-                        let max = s.received.max_counter.entry((from, kind)).or_default();
-                        *max = (*max).max(counter);
+                    Some(f) => {
+                        *s.received.frames.entry((f.tag, f.kind)).or_default() += 1;
+                        let max = s.received.max_counter.entry((f.tag, f.kind)).or_default();
+                        *max = (*max).max(f.counter);
+                        if f.kind == MediaKind::Video {
+                            s.received.video.entry(f.tag).or_default().push(VideoFrame {
+                                layer: f.layer,
+                                keyframe: f.keyframe,
+                                rtp_time: data.time.rebase(Frequency::NINETY_KHZ).numer(),
+                                first_seq: **data.seq_range.start(),
+                                last_seq: **data.seq_range.end(),
+                                at: Instant::now(),
+                            });
+                        }
                     }
                     None => s.received.corrupt += 1,
+                }
+            }
+            Output::Event(Event::KeyframeRequest(req)) => {
+                let layer = match req.rid {
+                    Some(rid) => RIDS.iter().position(|r| Rid::from(*r) == rid),
+                    None => Some(0),
+                };
+                if let Some(layer) = layer {
+                    s.keyframe_due[layer] = true;
                 }
             }
             Output::Event(_) => {}
@@ -308,11 +440,10 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         Codec::Vp8
     };
     let counter = s.sent.get(&kind).copied().unwrap_or(0);
-    let Some(writer) = s.rtc.writer(mid) else { return };
-    let Some(pt) = writer
-        .payload_params()
-        .find(|p| p.spec().codec == codec)
-        .map(|p| p.pt())
+    let Some(pt) = s
+        .rtc
+        .writer(mid)
+        .and_then(|w| w.payload_params().find(|p| p.spec().codec == codec).map(|p| p.pt()))
     else {
         return;
     };
@@ -320,9 +451,32 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         MediaKind::Audio => MediaTime::new(counter as u64 * 960, Frequency::FORTY_EIGHT_KHZ),
         MediaKind::Video => MediaTime::new(counter as u64 * 2970, Frequency::NINETY_KHZ),
     };
-    writer
-        .write(pt, Instant::now(), time, payload(tag, kind, counter))
-        .expect("client writes media");
+    let layers: &[Option<&str>] = match (kind, s.options.simulcast) {
+        (MediaKind::Video, true) => &[Some(RIDS[0]), Some(RIDS[1]), Some(RIDS[2])],
+        _ => &[None],
+    };
+    for (i, rid) in layers.iter().enumerate() {
+        if !s.active[i] {
+            continue;
+        }
+        let keyframe = kind == MediaKind::Video && (s.keyframe_due[i] || counter % KEYFRAME_EVERY == 0);
+        let size = match rid {
+            Some(_) => LAYER_FRAME_BYTES[i],
+            None => SINGLE_FRAME_BYTES,
+        };
+        let data = payload(tag, kind, i as u8, counter, keyframe, size);
+        let Some(mut writer) = s.rtc.writer(mid) else { return };
+        if let Some(rid) = rid {
+            writer = writer.rid(Rid::from(*rid));
+        }
+        writer
+            .write(pt, Instant::now(), time, data)
+            .expect("client writes media");
+        if kind == MediaKind::Video {
+            s.keyframe_due[i] = false;
+            s.layer_frames[i] += 1;
+        }
+    }
     s.sent.insert(kind, counter + 1);
 }
 

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Input, Relay, RelayConfig, RelayEvent, RelayStats};
 use crate::error::RelayError;
+use crate::stats::ParticipantStats;
 
 const COMMAND_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 256;
@@ -58,6 +59,7 @@ enum Command {
     Join {
         room: String,
         participant: String,
+        via: Option<SocketAddr>,
         reply: Reply<()>,
     },
     AcceptOffer {
@@ -79,6 +81,9 @@ enum Command {
     },
     Stats {
         reply: Reply<RelayStats>,
+    },
+    ParticipantStats {
+        reply: Reply<Vec<ParticipantStats>>,
     },
 }
 
@@ -113,9 +118,16 @@ impl RelayHandle {
     }
 
     pub async fn join(&self, room: String, participant: String) -> Result<(), RelayError> {
+        self.join_via(room, participant, None).await
+    }
+
+    /// Joins announcing `via` (a link emulator) to this participant instead
+    /// of the relay's own address; see [`crate::Relay::join_via`].
+    pub async fn join_via(&self, room: String, participant: String, via: Option<SocketAddr>) -> Result<(), RelayError> {
         self.ask(|reply| Command::Join {
             room,
             participant,
+            via,
             reply,
         })
         .await
@@ -151,6 +163,11 @@ impl RelayHandle {
 
     pub async fn stats(&self) -> Result<RelayStats, RelayError> {
         self.ask(|reply| Command::Stats { reply }).await
+    }
+
+    /// Every participant's link figures (bitrates, estimate, loss, RTT, layers).
+    pub async fn participant_stats(&self) -> Result<Vec<ParticipantStats>, RelayError> {
+        self.ask(|reply| Command::ParticipantStats { reply }).await
     }
 
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, RelayError> {
@@ -206,9 +223,10 @@ fn execute(relay: &mut Relay, command: Command) {
         Command::Join {
             room,
             participant,
+            via,
             reply,
         } => {
-            let _ = reply.send(relay.join(now, &room, &participant));
+            let _ = reply.send(relay.join_via(now, &room, &participant, via));
         }
         Command::AcceptOffer {
             participant,
@@ -232,6 +250,9 @@ fn execute(relay: &mut Relay, command: Command) {
         }
         Command::Stats { reply } => {
             let _ = reply.send(Ok(relay.stats()));
+        }
+        Command::ParticipantStats { reply } => {
+            let _ = reply.send(Ok(relay.participant_stats()));
         }
     }
 }

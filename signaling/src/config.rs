@@ -42,6 +42,11 @@ pub struct Config {
     /// The IP announced to browsers as the relay's ICE host candidate (behind
     /// NAT: the public one). Unset means the IP of `media_addr`.
     pub media_public_ip: Option<IpAddr>,
+    /// Link emulation only (the browser tests and `bench rural`): the address
+    /// announced to *patients* as the relay's, i.e. a `link-emulator` in
+    /// front of the relay's port, so the patient's media crosses an emulated
+    /// rural link while staff connect directly. Never set in production.
+    pub media_patient_via: Option<SocketAddr>,
     /// `/ws` liveness: a ping this often, and a socket silent this long (no
     /// pong, no message) is closed. Not in the config file; tests shorten them.
     pub ws_ping_every: Duration,
@@ -64,6 +69,7 @@ impl Default for Config {
             privacy: BTreeMap::new(),
             media_addr: "127.0.0.1:0".parse().expect("literal address"),
             media_public_ip: None,
+            media_patient_via: None,
             ws_ping_every: Duration::from_secs(10),
             ws_idle_limit: Duration::from_secs(30),
         }
@@ -103,6 +109,7 @@ impl Config {
             "public_url" => self.public_url = Some(value.trim_end_matches('/').to_string()),
             "media_addr" => self.media_addr = value.parse()?,
             "media_public_ip" => self.media_public_ip = Some(value.parse()?),
+            "media_patient_via" => self.media_patient_via = Some(value.parse()?),
             other => match other.strip_prefix("privacy.") {
                 Some(field) if crate::api::consent::NOTICE_FIELDS.contains(&field) => {
                     self.privacy.insert(field.to_string(), value.to_string());

@@ -27,6 +27,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod quality;
 pub mod server;
 pub mod state;
 pub mod web;

@@ -21,6 +21,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", crate::api::router())
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/ws", get(crate::ws::upgrade))
         .merge(crate::web::router())
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -1,6 +1,7 @@
 //! The state every handler shares: a cheap clone of handles, no locks held
-//! across awaits. [`AppState::start`] also starts the in-process media relay
-//! and the task that carries its events to the sockets.
+//! across awaits. [`AppState::start`] also starts the in-process media relay,
+//! the task that carries its events to the sockets, and the call-quality task
+//! ([`crate::quality`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,14 +39,16 @@ impl AppState {
         }
         let rooms = Arc::new(Rooms::default());
         tokio::spawn(crate::ws::relay_events::route(events, rooms.clone()));
-        Ok(AppState {
+        let state = AppState {
             audit: Arc::new(AuditLog::new(db.clone())),
             login_limiter: Arc::new(RateLimiter::new(config.login_attempts, config.login_window)),
             db,
             config: Arc::new(config),
             relay,
             rooms,
-        })
+        };
+        tokio::spawn(crate::quality::run(state.clone()));
+        Ok(state)
     }
 }
 

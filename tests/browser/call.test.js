@@ -7,34 +7,10 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, seed, launch, newContext, apiAs, ok, shot, login, until, SPECIALIST } from './helpers.js';
-
-/** Inbound totals from the page's RTCPeerConnection. */
-function inbound(page) {
-  return page.evaluate(async () => {
-    const pc = window.__cercaPeer;
-    if (!pc) return null;
-    const out = { framesDecoded: 0, audioPackets: 0 };
-    (await pc.getStats()).forEach((s) => {
-      if (s.type !== 'inbound-rtp') return;
-      if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
-      if (s.kind === 'audio') out.audioPackets += s.packetsReceived ?? 0;
-    });
-    return out;
-  });
-}
-
-/** Waits until video frames are decoded and audio packets received, then until both rise again. */
-async function mediaFlows(page, who) {
-  const first = await until(async () => {
-    const s = await inbound(page);
-    return s && s.framesDecoded > 0 && s.audioPackets > 0 ? s : null;
-  }, { timeout: 30000, interval: 250, what: `${who}: first media` });
-  await until(async () => {
-    const s = await inbound(page);
-    return s.framesDecoded > first.framesDecoded && s.audioPackets > first.audioPackets;
-  }, { timeout: 20000, interval: 250, what: `${who}: media still flowing` });
-}
+import {
+  startServer, seed, launch, newContext, apiAs, ok, shot, login, until, mediaFlows, scheduleConsult, phoneContext,
+  specialistEntersCall, patientWaits, SPECIALIST,
+} from './helpers.js';
 
 describe('video call', () => {
   let server;
@@ -47,14 +23,8 @@ describe('video call', () => {
     server = await startServer();
     await seed(server.baseURL);
     api = await apiAs(server.baseURL, SPECIALIST);
-    const patient = await ok(api.post('/api/patients', {
-      data: { given_names: 'Lucía', family_names: 'Santiz Gómez', date_of_birth: '1958-07-21', sex: 'F' },
-    }));
-    const made = await ok(api.post('/api/consults', {
-      data: { patient_id: patient.id, starts_at: new Date(Date.now() + 60000).toISOString(), duration_min: 20, reason: 'Control de diabetes' },
-    }));
-    consultId = made.consult.id;
-    link = made.join_link.url;
+    ({ consultId, joinUrl: link } = await scheduleConsult(api,
+      { given_names: 'Lucía', family_names: 'Santiz Gómez', date_of_birth: '1958-07-21', sex: 'F' }, 'Control de diabetes'));
     browser = await launch();
   });
 
@@ -66,29 +36,18 @@ describe('video call', () => {
 
   test('patient waits, specialist admits, media both ways, chat, mute, note, end', async () => {
     const docCtx = await newContext(browser, server.baseURL, { viewport: { width: 1366, height: 900 } });
-    const patCtx = await newContext(browser, undefined, {
-      viewport: { width: 412, height: 915 }, permissions: ['camera', 'microphone'], isMobile: true, hasTouch: true,
-    });
+    const patCtx = await phoneContext(browser);
     try {
       const doc = await docCtx.newPage();
       const pat = await patCtx.newPage();
 
       // The specialist opens the consult and enters its room before the patient arrives.
       await login(doc, SPECIALIST);
-      await doc.goto(`/app#/consulta/${consultId}`);
-      await doc.getByRole('heading', { name: 'Consulta: Lucía Santiz Gómez' }).waitFor();
-      await doc.getByRole('button', { name: 'Entrar a la consulta' }).click();
-      await doc.getByRole('region', { name: 'Videollamada' }).waitFor();
+      await specialistEntersCall(doc, consultId, 'Lucía Santiz Gómez');
       await doc.getByText('Nadie más en la llamada todavía.').waitFor();
 
       // The patient consents, checks the devices and enters the waiting room.
-      await pat.goto(link);
-      await pat.getByLabel(/Acepto el aviso de privacidad/).check();
-      await pat.getByRole('button', { name: 'Continuar' }).click();
-      await pat.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
-      await pat.locator('.preview video').waitFor();
-      await pat.getByRole('button', { name: 'Entrar a la sala de espera' }).click();
-      await pat.getByText('la videollamada empezará en esta misma página').waitFor();
+      await patientWaits(pat, link);
       await shot(pat, 'call-01-patient-waiting');
 
       // The specialist is told over the socket and admits.

@@ -3,6 +3,7 @@
 // the API, and a headless Debian Chromium with fake camera and microphone.
 
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -12,6 +13,7 @@ import { chromium, request } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, '../..');
 export const CERCA_BIN = process.env.CERCA_BIN || join(repo, 'target/debug/cerca');
+export const LINK_EMULATOR_BIN = process.env.LINK_EMULATOR_BIN || join(dirname(CERCA_BIN), 'link-emulator');
 export const SHOTS = join(repo, 'artifacts/screenshots');
 export const TZ = 'America/Mexico_City';
 
@@ -125,6 +127,116 @@ export async function newContext(browser, baseURL, options = {}) {
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Creates `patient` and schedules a consult for them a minute from now; returns its id and join link. */
+export async function scheduleConsult(api, patient, reason) {
+  const made = await ok(api.post('/api/patients', { data: patient }));
+  const consult = await ok(api.post('/api/consults', {
+    data: { patient_id: made.id, starts_at: new Date(Date.now() + 60000).toISOString(), duration_min: 20, reason },
+  }));
+  return { consultId: consult.consult.id, joinUrl: consult.join_link.url };
+}
+
+/** A phone-sized browser context for a patient, camera and microphone allowed. */
+export function phoneContext(browser) {
+  return newContext(browser, undefined, {
+    viewport: { width: 412, height: 915 }, permissions: ['camera', 'microphone'], isMobile: true, hasTouch: true,
+  });
+}
+
+/** The specialist opens the consult page and enters its call. */
+export async function specialistEntersCall(page, consultId, patientName) {
+  await page.goto(`/app#/consulta/${consultId}`);
+  await page.getByRole('heading', { name: `Consulta: ${patientName}` }).waitFor();
+  await page.getByRole('button', { name: 'Entrar a la consulta' }).click();
+  await page.getByRole('region', { name: 'Videollamada' }).waitFor();
+}
+
+/** The patient opens the link, consents, passes the device check and waits. */
+export async function patientWaits(page, joinUrl) {
+  await page.goto(joinUrl);
+  await page.getByLabel(/Acepto el aviso de privacidad/).check();
+  await page.getByRole('button', { name: 'Continuar' }).click();
+  await page.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
+  await page.locator('.preview video').waitFor();
+  await page.getByRole('button', { name: 'Entrar a la sala de espera' }).click();
+  await page.getByText('la videollamada empezará en esta misma página').waitFor();
+}
+
+/** Inbound totals from the page's RTCPeerConnection (the `window.__cercaPeer` test hook). */
+export function inbound(page) {
+  return page.evaluate(async () => {
+    const pc = window.__cercaPeer;
+    if (!pc) return null;
+    const out = { framesDecoded: 0, audioPackets: 0 };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
+      if (s.kind === 'audio') out.audioPackets += s.packetsReceived ?? 0;
+    });
+    return out;
+  });
+}
+
+/** Waits until video frames are decoded and audio packets received, then until both rise again. */
+export async function mediaFlows(page, who) {
+  const first = await until(async () => {
+    const s = await inbound(page);
+    return s && s.framesDecoded > 0 && s.audioPackets > 0 ? s : null;
+  }, { timeout: 30000, interval: 250, what: `${who}: first media` });
+  await until(async () => {
+    const s = await inbound(page);
+    return s.framesDecoded > first.framesDecoded && s.audioPackets > first.audioPackets;
+  }, { timeout: 20000, interval: 250, what: `${who}: media still flowing` });
+}
+
+/** A free UDP port on 127.0.0.1 (for the relay, so an emulator can point at it). */
+export async function freeUdpPort() {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const { port } = sock.address();
+  await new Promise((r) => sock.close(r));
+  return port;
+}
+
+/**
+ * Starts `link-emulator` in front of the relay at `relay` (host:port).
+ * Returns its address and `set(command)`, which sends one stdin command
+ * ("down 100", "down off") and resolves on its `ok`.
+ */
+export async function startLinkEmulator(relay) {
+  const child = spawn(LINK_EMULATOR_BIN, ['--relay', relay], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdout.setEncoding('utf8');
+  const lines = [];
+  const waiters = [];
+  let buf = '';
+  child.stdout.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const w = waiters.shift();
+      if (w) w(line); else lines.push(line);
+    }
+  });
+  const nextLine = () => new Promise((r) => { const l = lines.shift(); if (l !== undefined) r(l); else waiters.push(r); });
+  const first = await nextLine();
+  const m = /^listening on (\S+)$/.exec(first);
+  if (!m) throw new Error(`link-emulator: ${first}`);
+  return {
+    addr: m[1],
+    async set(command) {
+      child.stdin.write(`${command}\n`);
+      const reply = await nextLine();
+      if (reply !== 'ok') throw new Error(`link-emulator ${command}: ${reply}`);
+    },
+    stop() {
+      child.stdin.end();
+      child.kill('SIGTERM');
+    },
+  };
 }
 
 /** Polls `fn` until it returns a truthy value (or throws after `timeout`). */

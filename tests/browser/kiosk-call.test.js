@@ -8,25 +8,10 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, seed, launch, newContext, apiAs, ok, shot, login, until, STAFF, SPECIALIST } from './helpers.js';
+import { startServer, seed, launch, newContext, apiAs, ok, shot, login, until, inbound, STAFF, SPECIALIST } from './helpers.js';
 
 const FAMILY = 'Hernández Cruz';
 const NAME = `Rosa ${FAMILY}`;
-
-/** Inbound totals from the kiosk's RTCPeerConnection. */
-function inbound(page) {
-  return page.evaluate(async () => {
-    const pc = window.__cercaPeer;
-    if (!pc) return null;
-    const out = { framesDecoded: 0, audioPackets: 0 };
-    (await pc.getStats()).forEach((s) => {
-      if (s.type !== 'inbound-rtp') return;
-      if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
-      if (s.kind === 'audio') out.audioPackets += s.packetsReceived ?? 0;
-    });
-    return out;
-  });
-}
 
 describe('clinic kiosk: the patient\'s call', () => {
   let server;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the browser end-to-end tests: real Chromium against the real `cerca`
-# binary. Needs target/debug/cerca (cargo build -p signaling) or CERCA_BIN.
+# binary. Needs target/debug/cerca and target/debug/link-emulator
+# (cargo build -p signaling -p link-emulator) or CERCA_BIN / LINK_EMULATOR_BIN.
 # Installs Debian's chromium if missing, then the pinned playwright-core.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 export CERCA_BIN="${CERCA_BIN:-$(cd ../.. && pwd)/target/debug/cerca}"
 if [ ! -x "$CERCA_BIN" ]; then
-  echo "run.sh: no server binary at $CERCA_BIN; run 'cargo build -p signaling' first or set CERCA_BIN" >&2
+  echo "run.sh: no server binary at $CERCA_BIN; run 'cargo build -p signaling -p link-emulator' first or set CERCA_BIN" >&2
   exit 2
 fi
 

@@ -174,6 +174,7 @@ export default {
   call_mic_off: 'Microphone off',
   call_cam_off: 'Camera off',
   call_no_video: 'No video',
+  call_video_paused: 'Video paused to keep the audio clear. It comes back by itself when the connection improves.',
   call_quality: 'Connection: {level}',
   call_quality_good: 'Good',
   call_quality_fair: 'Fair',

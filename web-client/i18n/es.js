@@ -422,6 +422,7 @@ export default {
   call_mic_off: 'Micrófono apagado',
   call_cam_off: 'Cámara apagada',
   call_no_video: 'Sin video',
+  call_video_paused: 'Video en pausa para que el audio se escuche bien. Volverá solo cuando mejore la conexión.',
   call_quality: 'Conexión: {level}',
   call_quality_good: 'Buena',
   call_quality_fair: 'Regular',

@@ -14,8 +14,12 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+// Only the adaptation tests shape links; each test binary compiles this module.
+#[allow(unused_imports)]
+pub use link_emulator::{Impairment, LinkProxy};
 pub use media_relay::test_peer::*;
 use media_relay::{RelayEvent, RelayEvents, RelayHandle, UdpConfig};
 use tokio::sync::watch;
@@ -50,10 +54,25 @@ impl Call {
 
     /// A new client joins `room`: join, offer, answer.
     pub async fn join(&mut self, room: &str, name: &str) -> Arc<Client> {
-        let client = Arc::new(Client::start(name, self.next_tag).await);
+        self.join_with(room, name, PeerOptions::default(), None).await
+    }
+
+    /// A client joins with `options`, reaching the relay through `link`
+    /// when given: the relay announces the link's address to it.
+    pub async fn join_with(
+        &mut self,
+        room: &str,
+        name: &str,
+        options: PeerOptions,
+        link: Option<SocketAddr>,
+    ) -> Arc<Client> {
+        let client = Arc::new(Client::start_with(name, self.next_tag, options).await);
         self.next_tag += 1;
         self.clients.lock().unwrap().insert(name.to_string(), client.clone());
-        self.relay.join(room.to_string(), name.to_string()).await.expect("join");
+        self.relay
+            .join_via(room.to_string(), name.to_string(), link)
+            .await
+            .expect("join");
         let answer = self
             .relay
             .accept_offer(name.to_string(), client.create_offer())
@@ -61,6 +80,11 @@ impl Call {
             .expect("relay answers");
         client.accept_answer(&answer);
         client
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<RelayEvent> {
+        self.events.borrow().clone()
     }
 
     /// Waits for an event that `pred` picks.
@@ -79,17 +103,26 @@ async fn signal(
     log: watch::Sender<Vec<RelayEvent>>,
 ) {
     while let Some(event) = events.recv().await {
-        if let RelayEvent::Offer { participant, sdp } = &event {
-            let client = clients.lock().unwrap().get(participant).cloned();
-            if let Some(client) = client {
-                // Over one WebSocket the relay's answer to the client's own
-                // offer would arrive before this offer; here the test body
-                // carries that answer, so wait for it.
-                client.wait_negotiated().await;
-                let answer = client.accept_offer(sdp);
-                // The participant may have left meanwhile; nothing to do then.
-                let _ = relay.accept_answer(participant.clone(), answer).await;
+        match &event {
+            RelayEvent::Offer { participant, sdp } => {
+                let client = clients.lock().unwrap().get(participant).cloned();
+                if let Some(client) = client {
+                    // Over one WebSocket the relay's answer to the client's own
+                    // offer would arrive before this offer; here the test body
+                    // carries that answer, so wait for it.
+                    client.wait_negotiated().await;
+                    let answer = client.accept_offer(sdp);
+                    // The participant may have left meanwhile; nothing to do then.
+                    let _ = relay.accept_answer(participant.clone(), answer).await;
+                }
             }
+            RelayEvent::LayersWanted { participant, rids, .. } => {
+                let client = clients.lock().unwrap().get(participant).cloned();
+                if let Some(client) = client {
+                    client.set_active_rids(rids);
+                }
+            }
+            _ => {}
         }
         log.send_modify(|l| l.push(event));
     }

@@ -59,6 +59,16 @@ pub struct Participant {
     pub video: bool,
 }
 
+impl ParticipantRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParticipantRole::Specialist => "specialist",
+            ParticipantRole::Staff => "staff",
+            ParticipantRole::Patient => "patient",
+        }
+    }
+}
+
 /// A message to the browser.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -106,6 +116,48 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+    /// The relay stopped sending `participant_id`'s video to this client
+    /// (audio goes on); `reason` is `bandwidth` when its link is too slow.
+    VideoPaused {
+        participant_id: String,
+        reason: String,
+    },
+    /// `participant_id`'s video flows to this client again.
+    VideoResumed {
+        participant_id: String,
+    },
+    /// Of this client's simulcast video on `mid`, only the encodings `active`
+    /// (RIDs) are taken by anyone: stop sending the others until told again.
+    Layers {
+        mid: String,
+        active: Vec<String>,
+    },
+    /// The relay's view of this client's link, every few seconds.
+    Quality(QualityReport),
+}
+
+/// The figures in a `quality` message (docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityReport {
+    /// What the relay receives from this client, bit/s.
+    pub bitrate_in: u64,
+    /// What the relay sends to this client, bit/s.
+    pub bitrate_out: u64,
+    /// The relay's estimate of this client's downlink, bit/s.
+    pub estimate: Option<u64>,
+    /// Fractions 0–1 of packets lost toward the relay and toward the client.
+    pub loss_in: Option<f32>,
+    pub loss_out: Option<f32>,
+    pub rtt_ms: Option<u64>,
+    /// Per received video: its publisher, the layer (0 = lowest) or `null`
+    /// while paused.
+    pub video: Vec<QualityVideo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QualityVideo {
+    pub participant_id: String,
+    pub layer: Option<u8>,
 }
 
 /// The `code` of an `error` message.

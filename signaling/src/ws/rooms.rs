@@ -421,6 +421,16 @@ impl Rooms {
         true
     }
 
+    /// The role `pid` has in its call, while it is in one.
+    pub fn role_of(&self, pid: &str) -> Option<ParticipantRole> {
+        self.lock().profile(pid).map(|p| p.role)
+    }
+
+    /// Becomes `true` when the server shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
     /// Asks every socket to close (server shutdown).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);

@@ -334,7 +334,16 @@ impl Session {
     async fn offer(&mut self, sdp: String) -> Result<Vec<ServerMessage>, ProtocolError> {
         let consult_id = self.in_room()?;
         if !self.state.rooms.in_relay(&self.pid) {
-            match self.state.relay.join(consult_id.to_string(), self.pid.clone()).await {
+            let via = match self.identity {
+                Identity::Patient { .. } => self.state.config.media_patient_via,
+                Identity::Staff(_) => None,
+            };
+            match self
+                .state
+                .relay
+                .join_via(consult_id.to_string(), self.pid.clone(), via)
+                .await
+            {
                 Ok(()) | Err(media_relay::RelayError::AlreadyJoined(_)) => {}
                 Err(e) => return Err(from_relay(e)),
             }

@@ -31,19 +31,43 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// The next JSON message (pings and pongs skipped).
+/// The next JSON message (pings, pongs and the periodic `quality` reports
+/// skipped: they arrive on their own clock; [`next_quality`] reads them).
 async fn next(ws: &mut Ws) -> Value {
     tokio::time::timeout(PATIENCE, async {
         loop {
-            match ws.next().await.expect("socket open").expect("frame") {
-                Message::Text(t) => return serde_json::from_str::<Value>(&t).unwrap(),
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("unexpected frame {other:?}"),
+            let msg = next_any(ws).await;
+            if msg["type"] != "quality" {
+                return msg;
             }
         }
     })
     .await
     .expect("a message within the timeout")
+}
+
+async fn next_any(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await.expect("socket open").expect("frame") {
+            Message::Text(t) => return serde_json::from_str::<Value>(&t).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// The next `quality` report for which `pred` holds (others skipped).
+async fn next_quality(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let msg = next_any(ws).await;
+            if msg["type"] == "quality" && pred(&msg) {
+                return msg;
+            }
+        }
+    })
+    .await
+    .expect("a quality report within the timeout")
 }
 
 /// The next message, which must be of type `ty`.
@@ -416,6 +440,58 @@ async fn an_offer_gets_the_relays_answer(backend: Backend) {
             r.count(1, MediaKind::Audio) > 0 && r.count(1, MediaKind::Video) > 0
         })
         .await;
+
+    // The relay reports each side's link over the socket: media coming in,
+    // and the patient's video at a layer (not paused).
+    let report = next_quality(&mut doctor, |q| {
+        q["bitrate_in"].as_u64() > Some(0) && q["video"][0]["layer"].is_u64()
+    })
+    .await;
+    assert_eq!(report["video"][0]["participant_id"], patient_id.as_str(), "{report}");
+    assert!(report["bitrate_out"].as_u64() > Some(0), "{report}");
+
+    // /metrics shows both participants of this consult, to a local scraper only.
+    let metrics = app.client().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    for pid in [&doctor_id, &patient_id] {
+        let line = format!("cerca_participant_bitrate_in_bps{{consult=\"{consult}\",participant=\"{pid}\"}}");
+        assert!(text.contains(&line), "{line} missing from\n{text}");
+    }
+    assert!(text.contains("cerca_relay_participants 2\n"), "{text}");
+    let proxied = app
+        .client()
+        .get(app.url("/metrics"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    expect_error(proxied, StatusCode::NOT_FOUND, "not_found").await;
+
+    // When the call ends, each participant's link summary is kept with the consult.
+    send(&mut doctor, json!({"type": "end"})).await;
+    expect_type(&mut doctor, "ended").await;
+    let sql = format!("SELECT COUNT(*) FROM call_quality WHERE consult_id = {consult}");
+    tokio::time::timeout(PATIENCE, async {
+        // Written by the quality task on its next round after the room empties.
+        while app.scalar_i64(&sql).await < 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("call quality summaries stored");
+    let roles = app
+        .scalar_text(&format!(
+            "SELECT MIN(role) || ',' || MAX(role) FROM call_quality WHERE consult_id = {consult}"
+        ))
+        .await;
+    assert_eq!(roles.as_deref(), Some("patient,specialist"));
+    let in_rate = app
+        .scalar_i64(&format!(
+            "SELECT MIN(avg_bitrate_in_bps) FROM call_quality WHERE consult_id = {consult}"
+        ))
+        .await;
+    assert!(in_rate > 0, "{in_rate}");
 }
 
 async fn stopping_the_server_closes_sockets_and_the_relay(backend: Backend) {

@@ -4,8 +4,22 @@
 // the relay's `answer`, and the relay's re-`offer`s answered as they come.
 // Remote tracks are grouped by stream id, which names the participant.
 //
+// Video goes out as three simulcast encodings (quarter, half and full
+// resolution, RIDs q/h/f, lowest first as the relay expects); the relay
+// forwards to each viewer the one its link can carry, and a `layers`
+// message turns off the encodings nobody takes, which saves the sender's
+// uplink and CPU (docs/protocol.md, "Adaptation").
+//
 // Test hook: the connection is exposed as `window.__cercaPeer` so the
 // browser tests can read getStats(); nothing else uses it.
+
+// Bitrates cap each layer near what the relay's allocator assumes for a
+// 640×360 camera; 15 fps on the lowest keeps it useful on 2G/EDGE links.
+const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000, maxFramerate: 15 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
 
 export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGone, onConnection }) {
   const pc = new RTCPeerConnection({ iceServers: [] });
@@ -14,7 +28,7 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   const videoTrack = stream?.getVideoTracks()[0] ?? null;
   const streams = stream ? [stream] : [];
   const audio = pc.addTransceiver(audioTrack ?? 'audio', { direction: 'sendrecv', streams });
-  const video = pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendrecv', streams });
+  const video = pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendrecv', streams, sendEncodings: SIMULCAST });
   const ours = new Set([audio, video]);
 
   // Offer/answer steps run one after another, never interleaved.
@@ -45,7 +59,21 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   pc.addEventListener('iceconnectionstatechange', reportState);
   pc.addEventListener('connectionstatechange', reportState);
 
+  // The relay says which of our encodings someone takes; stop the rest.
+  async function setActiveLayers(mid, active) {
+    if (video.mid !== mid) return;
+    const params = video.sender.getParameters();
+    if (!params.encodings?.length) return;
+    let changed = false;
+    for (const enc of params.encodings) {
+      const on = active.includes(enc.rid);
+      if (enc.active !== on) { enc.active = on; changed = true; }
+    }
+    if (changed) await video.sender.setParameters(params);
+  }
+
   const offs = [
+    signaling.on('layers', (msg) => queue(() => setActiveLayers(msg.mid, msg.active ?? []))),
     signaling.on('answer', (msg) => queue(() => pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp }))),
     signaling.on('offer', (msg) => queue(async () => {
       await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });

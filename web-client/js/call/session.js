@@ -6,6 +6,7 @@ import { createPeer } from './peer.js';
 import { createCallView } from './view.js';
 import { watchQuality } from './quality.js';
 import { openCallMedia, openCamera, cameras, stopTracks } from './media.js';
+import { t } from '../i18n.js';
 
 /**
  * signaling: an open room socket; selfId: our participant id; staff: true for
@@ -30,6 +31,11 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     signaling.on('participant-updated', (m) => { if (isOther(m.participant)) view.setParticipant(m.participant); }),
     signaling.on('participant-left', (m) => view.removeParticipant(m.participant_id)),
     signaling.on('chat', (m) => view.chatLine(m, m.from === selfId)),
+    signaling.on('video-paused', (m) => {
+      view.setVideoPaused(m.participant_id, m.reason);
+      if (m.reason === 'bandwidth') say(t('call_video_paused'));
+    }),
+    signaling.on('video-resumed', (m) => view.setVideoPaused(m.participant_id, null)),
     signaling.on('ended', () => finish('ended')),
     signaling.on('close', () => finish('lost')),
   ];

@@ -1,7 +1,9 @@
 // The call screen: the others' video large, our own small and mirrored, the
 // controls (words + icon, ≥ 48 px), the connection quality in words, a
 // "Reconectando…" line, "Modo solo audio", each participant's microphone and
-// camera state, the chat panel, and the end screen. It only draws; what the
+// camera state, "video paused to keep the audio clear" when the relay stops
+// a video for bandwidth (instead of a frozen frame), the chat panel, and the
+// end screen. It only draws; what the
 // buttons do comes in as `actions`. relabel() redraws every word (language switch).
 
 import { h, replace } from '../dom.js';
@@ -74,8 +76,11 @@ export function createCallView({ staff, actions }) {
     tile.el.dataset.audio = String(p?.audio !== false);
     tile.el.dataset.video = String(p?.video !== false);
     const hasVideo = Boolean(tile.stream?.getVideoTracks().length) && p?.video !== false;
-    tile.noVideo.textContent = state.audioOnly ? t('call_audio_only_tile') : t('call_no_video');
-    tile.noVideo.hidden = hasVideo && !state.audioOnly;
+    const paused = tile.paused === 'bandwidth' && hasVideo && !state.audioOnly;
+    tile.noVideo.textContent = state.audioOnly ? t('call_audio_only_tile') : paused ? t('call_video_paused') : t('call_no_video');
+    tile.noVideo.hidden = hasVideo && !state.audioOnly && !paused;
+    // The opaque notice covers the last frame, which would look like a frozen call.
+    tile.el.dataset.paused = String(paused);
   }
 
   function tileFor(pid) {
@@ -84,7 +89,7 @@ export function createCallView({ staff, actions }) {
     const name = h('span', { class: 'tile-name' });
     const status = h('span', { class: 'tile-status' });
     const noVideo = h('p', { class: 'tile-novideo' });
-    const tile = { video, name, status, noVideo, participant: null, stream: null };
+    const tile = { video, name, status, noVideo, participant: null, stream: null, paused: null };
     tile.el = h('div', { class: 'tile', dataset: { participant: pid } }, video, noVideo, h('p', { class: 'tile-label' }, name, status));
     tiles.set(pid, tile);
     remotes.append(tile.el);
@@ -199,6 +204,12 @@ export function createCallView({ staff, actions }) {
       if (tile.video.srcObject !== stream) tile.video.srcObject = stream;
       playVideo(tile.video, showSoundButton);
       stream.onaddtrack = () => drawTile(tile);
+      drawTile(tile);
+    },
+    /** reason: why the relay paused pid's video to us ('bandwidth'), or null when it flows again. */
+    setVideoPaused(pid, reason) {
+      const tile = tileFor(pid);
+      tile.paused = reason;
       drawTile(tile);
     },
     remoteStreamGone(pid) {

@@ -1,0 +1,142 @@
+//! `link-emulator`: an emulated link in front of the relay's UDP port, for
+//! the browser tests and benchmarks.
+//!
+//! ```text
+//! link-emulator --relay 127.0.0.1:40000
+//!               [--down-kbps N] [--up-kbps N] [--queue-ms N] [--delay-ms N] [--loss-pct N]
+//! ```
+//!
+//! Listens on a free port of 127.0.0.1 (loopback only, by design) and
+//! prints `listening on <addr>` once ready (announce that address to the
+//! participant, e.g. `media_patient_via` in Cerca's config), then takes one
+//! command per line on stdin, answering `ok` or `error: …`:
+//!
+//! ```text
+//! down <kbps|off>     rate limit relay → participant
+//! up <kbps|off>       rate limit participant → relay
+//! delay <ms>          one-way delay, both directions
+//! loss <percent>      random loss, both directions
+//! ```
+//!
+//! It exits when stdin closes, so a test harness that dies leaves nothing behind.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use link_emulator::{Impairment, LinkProxy};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    down_kbps: Option<u64>,
+    up_kbps: Option<u64>,
+    queue: Duration,
+    delay: Duration,
+    loss: f64,
+}
+
+impl Settings {
+    fn direction(&self, kbps: Option<u64>) -> Impairment {
+        let base = match kbps {
+            Some(k) => Impairment::rate(k * 1000, self.queue),
+            None => Impairment::NONE,
+        };
+        Impairment {
+            delay: self.delay,
+            loss: self.loss,
+            ..base
+        }
+    }
+
+    fn apply(&self, proxy: &LinkProxy) {
+        proxy.set(self.direction(self.up_kbps), self.direction(self.down_kbps));
+    }
+
+    /// Applies one `key value` pair, from a flag or a stdin command.
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let rate = |v: &str| -> Result<Option<u64>, String> {
+            if v == "off" {
+                return Ok(None);
+            }
+            v.parse::<u64>()
+                .ok()
+                .filter(|k| *k > 0)
+                .map(Some)
+                .ok_or_else(|| format!("{v:?} is not a rate in kbit/s or off"))
+        };
+        let number = |v: &str| v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
+        match key {
+            "down" | "down-kbps" => self.down_kbps = rate(value)?,
+            "up" | "up-kbps" => self.up_kbps = rate(value)?,
+            "queue" | "queue-ms" => {
+                self.queue = Duration::from_millis(number(value).ok_or("queue needs milliseconds")? as u64)
+            }
+            "delay" | "delay-ms" => {
+                self.delay = Duration::from_millis(number(value).ok_or("delay needs milliseconds")? as u64)
+            }
+            "loss" | "loss-pct" => {
+                let pct = number(value)
+                    .filter(|p| *p <= 100.0)
+                    .ok_or("loss needs a percentage 0–100")?;
+                self.loss = pct / 100.0;
+            }
+            other => return Err(format!("unknown setting {other:?}")),
+        }
+        Ok(())
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("link-emulator: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let mut relay: Option<SocketAddr> = None;
+    let mut settings = Settings {
+        down_kbps: None,
+        up_kbps: None,
+        queue: Duration::from_millis(200),
+        delay: Duration::ZERO,
+        loss: 0.0,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match name {
+            "relay" => relay = Some(value.parse().map_err(|e| format!("--relay: {e}"))?),
+            other => settings.set(other, &value)?,
+        }
+    }
+    let relay = relay.ok_or("--relay <addr> is required")?;
+    let proxy = LinkProxy::start(relay, Impairment::NONE, Impairment::NONE)
+        .await
+        .map_err(|e| format!("cannot bind: {e}"))?;
+    settings.apply(&proxy);
+    println!("listening on {}", proxy.addr());
+
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut words = line.split_whitespace();
+        let reply = match (words.next(), words.next(), words.next()) {
+            (None, _, _) => continue,
+            (Some(key), Some(value), None) => settings.set(key, value).map(|()| settings.apply(&proxy)),
+            _ => Err("expected: <down|up|delay|loss> <value>".to_string()),
+        };
+        match reply {
+            Ok(()) => println!("ok"),
+            Err(e) => println!("error: {e}"),
+        }
+    }
+    Ok(())
+}

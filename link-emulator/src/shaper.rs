@@ -1,0 +1,230 @@
+//! One direction of an emulated link, sans I/O: packets go in with
+//! [`Shaper::push`] and come out at the time the link would deliver them,
+//! through [`Shaper::poll`] / [`Shaper::next_ready`].
+//!
+//! The model is a bottleneck as routers have one: a FIFO that drains at
+//! `rate_bps`, holding at most `queue_bytes` waiting; what does not fit is
+//! dropped (tail drop), then a fixed propagation `delay`, and random loss
+//! before the queue. Excess traffic is therefore first delayed (the queue
+//! grows, which is what delay-based congestion control sees) and then
+//! dropped, as on a real 3G cell. Order is kept: nothing here reorders.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// What one direction of the link does to packets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Impairment {
+    /// Bottleneck rate in bit/s; `None` = unlimited.
+    pub rate_bps: Option<u64>,
+    /// Bytes that may wait in the bottleneck queue.
+    pub queue_bytes: usize,
+    /// One-way propagation delay added to every packet.
+    pub delay: Duration,
+    /// Probability (0–1) that a packet is lost before the queue.
+    pub loss: f64,
+}
+
+impl Impairment {
+    /// A perfect link: no limit, no delay, no loss.
+    pub const NONE: Impairment = Impairment {
+        rate_bps: None,
+        queue_bytes: usize::MAX,
+        delay: Duration::ZERO,
+        loss: 0.0,
+    };
+
+    /// A rate limit with a queue of about `queue` worth of traffic at that rate.
+    pub fn rate(rate_bps: u64, queue: Duration) -> Impairment {
+        Impairment {
+            rate_bps: Some(rate_bps),
+            queue_bytes: ((rate_bps as f64 / 8.0) * queue.as_secs_f64()).max(1500.0) as usize,
+            ..Impairment::NONE
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShaperStats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub dropped_queue: u64,
+    pub dropped_loss: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Debug)]
+pub struct Shaper {
+    cfg: Impairment,
+    /// (delivery time, leaves the bottleneck at, packet).
+    queue: VecDeque<(Instant, Instant, Vec<u8>)>,
+    /// When the bottleneck has sent everything accepted so far.
+    busy_until: Option<Instant>,
+    rng: u64,
+    stats: ShaperStats,
+}
+
+impl Shaper {
+    pub fn new(cfg: Impairment, seed: u64) -> Shaper {
+        Shaper {
+            cfg,
+            queue: VecDeque::new(),
+            busy_until: None,
+            rng: seed | 1,
+            stats: ShaperStats::default(),
+        }
+    }
+
+    /// Changes the link from now on; packets already accepted keep their times.
+    pub fn set(&mut self, cfg: Impairment) {
+        self.cfg = cfg;
+    }
+
+    pub fn config(&self) -> Impairment {
+        self.cfg
+    }
+
+    pub fn stats(&self) -> ShaperStats {
+        self.stats
+    }
+
+    /// Offers a packet to the link; `false` when it was lost or dropped.
+    pub fn push(&mut self, now: Instant, packet: Vec<u8>) -> bool {
+        self.stats.packets_in += 1;
+        if self.cfg.loss > 0.0 && self.random() < self.cfg.loss {
+            self.stats.dropped_loss += 1;
+            return false;
+        }
+        let leaves = match self.cfg.rate_bps {
+            None => now,
+            Some(rate) => {
+                let start = self.busy_until.map_or(now, |b| b.max(now));
+                let backlog_bytes = bits_in(start - now, rate) / 8;
+                if backlog_bytes as usize + packet.len() > self.cfg.queue_bytes {
+                    self.stats.dropped_queue += 1;
+                    return false;
+                }
+                let serialise = Duration::from_nanos((packet.len() as u64 * 8 * 1_000_000_000) / rate.max(1));
+                start + serialise
+            }
+        };
+        self.busy_until = Some(leaves);
+        // Never earlier than the packet before it: a link does not reorder,
+        // even when its delay was just lowered.
+        let deliver = (leaves + self.cfg.delay).max(self.queue.back().map_or(now, |q| q.0));
+        self.queue.push_back((deliver, leaves, packet));
+        true
+    }
+
+    /// The next packet due at `now`, if any.
+    pub fn poll(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if self.queue.front().is_some_and(|q| q.0 <= now) {
+            let (_, _, packet) = self.queue.pop_front()?;
+            self.stats.packets_out += 1;
+            self.stats.bytes_out += packet.len() as u64;
+            return Some(packet);
+        }
+        None
+    }
+
+    /// When the next packet is due.
+    pub fn next_ready(&self) -> Option<Instant> {
+        self.queue.front().map(|q| q.0)
+    }
+
+    /// xorshift64*: loss needs to be random-looking and repeatable per seed,
+    /// not cryptographic.
+    fn random(&mut self) -> f64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let v = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (v >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn bits_in(d: Duration, rate_bps: u64) -> u64 {
+    (d.as_nanos() * u128::from(rate_bps) / 1_000_000_000) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Offers `offered_bps` in 1000-byte packets for `secs`, draining as it
+    /// goes; returns the delivered rate and the shaper.
+    fn run(cfg: Impairment, offered_bps: u64, secs: u64) -> (f64, Shaper) {
+        let mut s = Shaper::new(cfg, 7);
+        let t0 = Instant::now();
+        let every = Duration::from_nanos(8_000 * 1_000_000_000 / offered_bps);
+        let end = t0 + Duration::from_secs(secs);
+        let mut now = t0;
+        let mut delivered = 0u64;
+        while now < end {
+            s.push(now, vec![0; 1000]);
+            while let Some(p) = s.poll(now) {
+                delivered += p.len() as u64;
+            }
+            now += every;
+        }
+        (delivered as f64 * 8.0 / secs as f64, s)
+    }
+
+    #[test]
+    fn the_rate_limit_holds_within_five_percent() {
+        let (rate, s) = run(Impairment::rate(500_000, Duration::from_millis(200)), 2_000_000, 10);
+        assert!((rate - 500_000.0).abs() / 500_000.0 < 0.05, "{rate}");
+        assert!(s.stats().dropped_queue > 0, "excess must be dropped");
+    }
+
+    #[test]
+    fn traffic_under_the_limit_passes_whole() {
+        let (rate, s) = run(Impairment::rate(1_000_000, Duration::from_millis(200)), 400_000, 10);
+        assert_eq!(s.stats().dropped_queue, 0);
+        assert!((rate - 400_000.0).abs() / 400_000.0 < 0.05, "{rate}");
+    }
+
+    #[test]
+    fn excess_is_delayed_up_to_the_queue_then_dropped() {
+        let cfg = Impairment::rate(800_000, Duration::from_millis(250));
+        let mut s = Shaper::new(cfg, 1);
+        let t0 = Instant::now();
+        // A burst of 100 kB at once: 25 kB fit the queue (250 ms at 100 kB/s).
+        let accepted = (0..100).filter(|_| s.push(t0, vec![0; 1000])).count();
+        assert!((24..=26).contains(&accepted), "{accepted}");
+        let last = s.queue.back().unwrap().0;
+        let waited = last - t0;
+        assert!(
+            waited >= Duration::from_millis(240) && waited <= Duration::from_millis(260),
+            "{waited:?}"
+        );
+    }
+
+    #[test]
+    fn delay_is_added_to_every_packet_and_order_is_kept() {
+        let cfg = Impairment {
+            delay: Duration::from_millis(300),
+            ..Impairment::NONE
+        };
+        let mut s = Shaper::new(cfg, 1);
+        let t0 = Instant::now();
+        s.push(t0, vec![1]);
+        s.set(Impairment::NONE);
+        s.push(t0 + Duration::from_millis(10), vec![2]);
+        assert_eq!(s.poll(t0 + Duration::from_millis(299)), None);
+        assert_eq!(s.poll(t0 + Duration::from_millis(300)), Some(vec![1]));
+        assert_eq!(s.poll(t0 + Duration::from_millis(300)), Some(vec![2]));
+    }
+
+    #[test]
+    fn random_loss_is_within_tolerance() {
+        let cfg = Impairment {
+            loss: 0.05,
+            ..Impairment::NONE
+        };
+        let (_, s) = run(cfg, 1_000_000, 100);
+        let st = s.stats();
+        let ratio = st.dropped_loss as f64 / st.packets_in as f64;
+        assert!((ratio - 0.05).abs() < 0.01, "{ratio}");
+    }
+}

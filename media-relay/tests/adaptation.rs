@@ -1,0 +1,177 @@
+//! Per-subscriber adaptation end to end: a simulcast publisher, a subscriber
+//! behind a user-space shaped link (`link-emulator`) on loopback, and the
+//! relay choosing that subscriber's layer from its TWCC estimate.
+//!
+//! What would fail if adaptation broke: the subscriber stays on one layer
+//! when its link shrinks or grows; a switch starts on a non-keyframe; the
+//! RTP timestamps jump backwards at a switch; video is not paused (or audio
+//! stops) under a very low limit; the publisher keeps sending layers nobody
+//! takes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use media_relay::{PauseReason, RelayEvent};
+
+/// Adaptation runs over seconds (hold times, probing): a longer net than
+/// [`PATIENCE`], still only a safety net.
+const ADAPT_PATIENCE: Duration = Duration::from_secs(45);
+
+async fn wait_long(client: &Client, what: &str, done: impl Fn(&Received) -> bool) {
+    client.wait_for_within(what, ADAPT_PATIENCE, done).await;
+}
+
+/// Every switch of layer starts on a keyframe, and the RTP timestamps the
+/// subscriber sees only move forward. Returns the layer sequence.
+///
+/// The one exception is a keyframe the *link* lost (the shaper drops under
+/// congestion, which is exactly when switches happen): then there is a gap
+/// in sequence numbers right before the first frame the subscriber got. A
+/// relay that switched on a delta frame would show no gap.
+fn check_switches(frames: &[VideoFrame]) -> Vec<u8> {
+    let mut layers = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        if i == 0 || frames[i - 1].layer != f.layer {
+            let lost_before = i > 0 && f.first_seq != frames[i - 1].last_seq + 1;
+            assert!(
+                f.keyframe || lost_before,
+                "frame {i} starts layer {} without a keyframe: {:?}",
+                f.layer,
+                &frames[i.saturating_sub(3)..(i + 3).min(frames.len())]
+            );
+            layers.push(f.layer);
+        }
+        if i > 0 {
+            assert!(
+                f.rtp_time > frames[i - 1].rtp_time,
+                "timestamp went back at frame {i}: {} after {}",
+                f.rtp_time,
+                frames[i - 1].rtp_time
+            );
+        }
+    }
+    layers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_subscriber_moves_down_a_layer_and_back_up() {
+    let mut call = Call::start().await;
+    let link = LinkProxy::start(call.relay.local_addr(), Impairment::NONE, Impairment::NONE)
+        .await
+        .unwrap();
+    let simulcast = PeerOptions { simulcast: true };
+    let ana = call.join_with("consult-1", "ana", simulcast, None).await;
+    let beto = call
+        .join_with("consult-1", "beto", PeerOptions::default(), Some(link.addr()))
+        .await;
+
+    // Unlimited: the estimate climbs by probing and beto reaches the top layer.
+    wait_long(&beto, "ana's top layer", |r| r.latest_layer(ana.tag) == Some(2)).await;
+
+    // 400 kbit/s: audio plus the lowest layer (~150 kbit/s) fit, the middle does not.
+    link.set_down(Impairment::rate(400_000, Duration::from_millis(200)));
+    wait_long(&beto, "ana's lowest layer", |r| r.latest_layer(ana.tag) == Some(0)).await;
+    // Nobody takes the top layer now: ana was told to stop it.
+    call.wait_event("ana told to drop unused layers", |e| {
+        matches!(e, RelayEvent::LayersWanted { participant, rids, .. }
+            if participant == "ana" && !rids.iter().any(|r| r == "f"))
+    })
+    .await;
+    assert!(!ana.active_layers()[2], "ana still sends the top layer");
+    let audio_before = beto.received().count(ana.tag, MediaKind::Audio);
+    beto.wait_for("audio through the squeeze", |r| {
+        r.count(ana.tag, MediaKind::Audio) > audio_before + 50
+    })
+    .await;
+
+    // The link recovers: back up to the top layer, which ana resumes sending.
+    link.set_down(Impairment::NONE);
+    let frames_before = beto.received().video_from(ana.tag).len();
+    wait_long(&beto, "ana's top layer again", |r| {
+        r.video_from(ana.tag)[frames_before..].iter().any(|f| f.layer == 2)
+    })
+    .await;
+    assert!(ana.active_layers()[2], "ana was not told to resume the top layer");
+
+    let received = beto.received();
+    let layers = check_switches(received.video_from(ana.tag));
+    assert!(layers.contains(&0) && layers.last() == Some(&2), "{layers:?}");
+    assert_eq!(received.corrupt, 0);
+    // Sequence numbers continue across every switch made on a clean link
+    // (the last one): the subscriber sees one stream, not three.
+    let frames = received.video_from(ana.tag);
+    let up = frames.iter().rposition(|f| f.layer != 2).expect("a switch up") + 1;
+    assert_eq!(
+        frames[up].first_seq,
+        frames[up - 1].last_seq + 1,
+        "sequence gap at the switch up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() {
+    let mut call = Call::start().await;
+    let link = LinkProxy::start(call.relay.local_addr(), Impairment::NONE, Impairment::NONE)
+        .await
+        .unwrap();
+    let ana = call
+        .join_with("consult-2", "ana", PeerOptions { simulcast: true }, None)
+        .await;
+    let beto = call
+        .join_with("consult-2", "beto", PeerOptions::default(), Some(link.addr()))
+        .await;
+    beto.wait_for("ana's video", |r| r.count(ana.tag, MediaKind::Video) > 30)
+        .await;
+
+    // 110 kbit/s: room for audio, not for even the lowest video layer.
+    link.set_down(Impairment::rate(110_000, Duration::from_millis(300)));
+    call.wait_event("beto's video paused", |e| {
+        matches!(e, RelayEvent::VideoPaused { participant, origin, reason: PauseReason::Bandwidth }
+            if participant == "beto" && origin == "ana")
+    })
+    .await;
+    // What was queued before the pause drains (relay pacer, link queue);
+    // then a whole second of audio arrives with no video at all.
+    let mut quiet_second = false;
+    for _ in 0..10 {
+        let video = beto.received().count(ana.tag, MediaKind::Video);
+        let audio = beto.received().count(ana.tag, MediaKind::Audio);
+        beto.wait_for("audio while paused", |r| {
+            r.count(ana.tag, MediaKind::Audio) > audio + 50
+        })
+        .await;
+        if beto.received().count(ana.tag, MediaKind::Video) == video {
+            quiet_second = true;
+            break;
+        }
+    }
+    assert!(quiet_second, "video kept coming while paused: {:?}", call.events());
+    assert!(
+        !call
+            .events()
+            .iter()
+            .any(|e| matches!(e, RelayEvent::VideoResumed { participant, .. } if participant == "beto")),
+        "resumed while the link was still at 110 kbit/s"
+    );
+
+    // The link recovers: video resumes by itself, starting on a keyframe.
+    link.set_down(Impairment::NONE);
+    call.wait_event(
+        "beto's video resumed",
+        |e| matches!(e, RelayEvent::VideoResumed { participant, origin } if participant == "beto" && origin == "ana"),
+    )
+    .await;
+    let frames_before = beto.received().video_from(ana.tag).len();
+    beto.wait_for("video after the pause", |r| {
+        r.video_from(ana.tag).len() > frames_before + 10
+    })
+    .await;
+    let received = beto.received();
+    assert!(
+        received.video_from(ana.tag)[frames_before].keyframe,
+        "resumed on a non-keyframe"
+    );
+    check_switches(received.video_from(ana.tag));
+}

@@ -1,0 +1,22 @@
+-- One row per participant per call: how the link held up, written when the
+-- call's room empties. What a clinic director reads to see whether rural
+-- patients are served; no clinical content.
+
+CREATE TABLE call_quality (
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    consult_id            INTEGER NOT NULL REFERENCES consults (id),
+    role                  TEXT NOT NULL CHECK (role IN ('patient', 'specialist', 'staff')),
+    sampled_seconds       INTEGER NOT NULL CHECK (sampled_seconds >= 0),
+    avg_bitrate_in_bps    INTEGER NOT NULL,
+    avg_bitrate_out_bps   INTEGER NOT NULL,
+    min_estimate_bps      INTEGER,
+    avg_estimate_bps      INTEGER,
+    max_loss_in           REAL,
+    max_loss_out          REAL,
+    max_rtt_ms            INTEGER,
+    video_paused_seconds  INTEGER NOT NULL CHECK (video_paused_seconds >= 0),
+    lowest_layer          INTEGER,
+    recorded_at           TEXT NOT NULL
+);
+
+CREATE INDEX call_quality_consult ON call_quality (consult_id);
