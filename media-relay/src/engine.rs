@@ -12,10 +12,11 @@
 //!
 //! Forwarding is **frame level**: str0m depacketizes each publisher's media
 //! into `Event::MediaData` and we write the frame to every subscriber's
-//! matching send-only track, where str0m packetizes it again. Why this first:
-//! str0m then handles NACK/RTX, pacing and RTCP per leg by itself, and
-//! payload types are matched per peer. Simulcast layer switching with
-//! [`crate::rewrite`] needs RTP mode instead (see the crate's TODO list).
+//! matching send-only track, where str0m packetizes it again; per-leg NACK/RTX,
+//! pacing, TWCC and RTCP are str0m's. For video, each subscriber's track has a
+//! [`crate::rewrite::VideoRewriter`] that passes only the layer
+//! the adaptation pass (`adapt.rs`) chose and keeps timestamps continuous across switches
+//! (decision 0003).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;

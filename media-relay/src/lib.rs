@@ -23,6 +23,10 @@
 //! | [`udp`] | the tokio task, the socket, [`RelayHandle`] |
 //! | [`engine`] | rooms, demultiplexing, forwarding between participants' `Rtc`s |
 //! | `participant` | one peer's `Rtc`, its tracks, its renegotiation state |
+//! | `adapt` | the periodic pass: allocate per subscriber, probe, pause, tell publishers |
+//! | [`publish`] | one published video: RID → layer, measured rate per layer, keyframe throttle |
+//! | [`rate`] | a layer's incoming bitrate, measured |
+//! | [`stats`] | per-participant quality figures ([`ParticipantStats`]) |
 //! | [`stun`] | read the ICE username of a STUN datagram, to route it |
 //! | [`error`] | [`RelayError`], what the API can refuse |
 //! | [`rtp`] | read the RTP header fields we need; wrap-around arithmetic |
@@ -33,43 +37,47 @@
 //! | [`nack`] | per subscriber and track: answer NACKs from recent packets, throttled per RTT |
 //! | [`keyframe`] | per publisher track: merge and throttle keyframe requests |
 //!
-//! # What flows today
+//! # What flows
 //!
 //! A participant joins a room (a consult, 2–6 people), offers its tracks and
-//! gets an ICE-lite answer naming the relay's one UDP address. When a
+//! gets an ICE-lite answer naming the relay's one UDP address (or, for link
+//! emulation, another address given to [`Relay::join_via`]). When a
 //! participant's tracks appear, every other participant in the room gets a
 //! send-only m-line per track (stream id = the publisher's name) through a
 //! [`RelayEvent::Offer`]; a newcomer gets everyone's existing tracks the same
 //! way, and a leaver's m-lines are stopped. Audio (Opus) and video (VP8) are
 //! forwarded **frame by frame** (str0m's `Event::MediaData` → `Writer::write`),
-//! so str0m does the per-leg packetizing, NACK/RTX, pacing and RTCP. A
-//! subscriber's keyframe request (PLI/FIR) goes to the publisher, and a
-//! newly opened video track asks the publisher for a keyframe.
+//! so str0m does the per-leg packetizing, NACK/RTX, pacing, TWCC and RTCP
+//! (decision 0003 in `docs/decisions/`).
+//!
+//! Video may arrive as up to three simulcast layers (RIDs listed lowest
+//! first). Five times a second, per subscriber, the allocator picks each
+//! received video's layer from str0m's TWCC estimate of that subscriber's
+//! link, audio served first; the track's [`rewrite::VideoRewriter`] switches
+//! on the target layer's next keyframe (asked for, throttled) and keeps the
+//! RTP timestamps continuous. Below the floor a video is paused toward that
+//! subscriber ([`RelayEvent::VideoPaused`]) and resumes by itself; str0m's
+//! BWE probes toward what the subscriber would take, padding just enough to
+//! test the next step. Publishers hear which layers nobody takes
+//! ([`RelayEvent::LayersWanted`]). A subscriber's PLI becomes a throttled
+//! keyframe request for the layer it is getting.
 //!
 //! Anything from the network may be hostile: parsers return `Err` on
 //! truncated or garbage input and are fuzzed with a seeded generator in the
 //! tests; datagrams that match no participant are dropped and counted
 //! ([`RelayStats`]); a panic here means a bug in the relay, never bad input.
 //!
-//! # Not wired yet (issue #3)
+//! # Not built yet (issue #3)
 //!
-//! The pure parts below are tested alone but not yet on the media path:
-//!
-//! * **Simulcast.** Only one encoding per track is forwarded: the first RID
-//!   that arrives. Layer choice needs str0m's RTP mode (or raw packets) so
-//!   that [`rewrite::VideoRewriter`] can renumber SSRC, sequence numbers,
-//!   timestamps and VP8 picture ids across switches; map RIDs to [`Layer`]s.
-//! * **Bandwidth.** Read str0m's estimate (`Event::EgressBitrateEstimate`),
-//!   feed [`allocator::Allocator::update`], probe toward
-//!   [`allocator::Allocator::desired_bps`], pause video below the floor and
-//!   tell the client why through a new [`RelayEvent`].
-//! * **Keyframes** are forwarded unthrottled; route them through
-//!   [`keyframe::KeyframeRequests`]. **NACKs** are answered by str0m per leg;
-//!   in RTP mode, [`nack::RetransmitCache`] takes over.
-//! * RED for audio, `set preferences` on the handle, an explicit shutdown,
-//!   a larger socket receive buffer, IPv6/multiple announced addresses, and
-//!   interop tests against an independent stack (the `webrtc` crate bot):
-//!   today's end-to-end tests use str0m on both sides.
+//! * RED for audio (needs RTP mode for audio, decision 0003), ICE-TCP,
+//!   IPv6 or several announced addresses, a larger socket receive buffer.
+//! * Priorities (active speaker, screen share) and per-subscriber maximum
+//!   layers from the rendered size: the allocator supports both, nothing
+//!   feeds them yet. [`allocator::Allocator::probe_succeeded`] is not called:
+//!   upgrades wait out the hold time.
+//! * Interop tests against an independent stack (the `webrtc` crate bot):
+//!   today's relay tests use str0m on both sides; the browser tests use
+//!   Chromium's stack.
 
 mod adapt;
 pub mod allocator;

@@ -22,8 +22,11 @@
 //! the same machinery without layers: a publisher that reconnects with a new
 //! SSRC is spliced on at once.
 //!
-//! Decisions are values; nothing here touches bytes. The I/O layer applies a
-//! [`Forward`] with str0m's RTP-mode writer and [`crate::vp8::Vp8Descriptor::rewrite`].
+//! Decisions are values; nothing here touches bytes. Today the relay feeds
+//! [`VideoRewriter`] whole frames (str0m packetizes each leg, so only the
+//! layer choice and the timestamp of a [`Forward`] are used: decision 0003);
+//! in RTP mode every field would be applied, with
+//! [`crate::vp8::Vp8Descriptor::rewrite`] for the picture ids.
 
 use std::time::{Duration, Instant};
 
