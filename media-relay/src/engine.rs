@@ -111,6 +111,8 @@ pub enum LeaveReason {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayStats {
     pub datagrams_received: u64,
+    /// Everything the relay sent: media, RTCP, STUN, DTLS.
+    pub datagrams_sent: u64,
     /// Matched no participant, or was not even STUN/DTLS/RTP-shaped.
     pub datagrams_unrouted: u64,
     /// Routed to a participant whose `Rtc` refused it.
@@ -338,7 +340,9 @@ impl Relay {
 
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let t = self.transmits.pop_front()?;
+        self.stats.datagrams_sent += 1;
+        Some(t)
     }
 
     /// The next event for signaling, if any.

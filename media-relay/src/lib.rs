@@ -104,6 +104,8 @@ pub use stats::{ParticipantStats, VideoLayerStat};
 pub use udp::{spawn, RelayEvents, RelayHandle, UdpConfig};
 
 #[cfg(feature = "test-peer")]
+pub mod test_call;
+#[cfg(feature = "test-peer")]
 pub mod test_peer;
 
 #[cfg(test)]

@@ -94,6 +94,8 @@ fn parse_payload(data: &[u8]) -> Option<Frame> {
 /// One received video frame, in arrival order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VideoFrame {
+    /// The sender's frame counter.
+    pub counter: u32,
     pub layer: u8,
     pub keyframe: bool,
     /// The RTP timestamp as received (extended, 90 kHz).
@@ -154,6 +156,8 @@ struct State {
     keyframe_due: [bool; 3],
     /// Frames sent per layer.
     pub layer_frames: [u32; 3],
+    /// When each video frame was written, by counter (for latency figures).
+    video_sent_at: Vec<Instant>,
 }
 
 /// One synthetic participant: a str0m peer with one Opus and one VP8
@@ -197,6 +201,7 @@ impl Client {
             active: [true; 3],
             keyframe_due: [true; 3],
             layer_frames: [0; 3],
+            video_sent_at: Vec::new(),
         }));
         let wake = Arc::new(Notify::new());
         let (changed_tx, changed) = watch::channel(0);
@@ -287,6 +292,11 @@ impl Client {
     /// Which layers are being sent now.
     pub fn active_layers(&self) -> [bool; 3] {
         self.state.lock().unwrap().active
+    }
+
+    /// When video frame `counter` was written to the connection.
+    pub fn video_sent_at(&self, counter: u32) -> Option<Instant> {
+        self.state.lock().unwrap().video_sent_at.get(counter as usize).copied()
     }
 
     /// Frames sent so far per simulcast layer.
@@ -402,6 +412,7 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
                         *max = (*max).max(f.counter);
                         if f.kind == MediaKind::Video {
                             s.received.video.entry(f.tag).or_default().push(VideoFrame {
+                                counter: f.counter,
                                 layer: f.layer,
                                 keyframe: f.keyframe,
                                 rtp_time: data.time.rebase(Frequency::NINETY_KHZ).numer(),
@@ -451,6 +462,9 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         MediaKind::Audio => MediaTime::new(counter as u64 * 960, Frequency::FORTY_EIGHT_KHZ),
         MediaKind::Video => MediaTime::new(counter as u64 * 2970, Frequency::NINETY_KHZ),
     };
+    if kind == MediaKind::Video {
+        s.video_sent_at.push(Instant::now());
+    }
     let layers: &[Option<&str>] = match (kind, s.options.simulcast) {
         (MediaKind::Video, true) => &[Some(RIDS[0]), Some(RIDS[1]), Some(RIDS[2])],
         _ => &[None],

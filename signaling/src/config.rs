@@ -51,6 +51,9 @@ pub struct Config {
     /// pong, no message) is closed. Not in the config file; tests shorten them.
     pub ws_ping_every: Duration,
     pub ws_idle_limit: Duration,
+    /// How long a participant whose socket dropped during a call keeps its
+    /// place, waiting for a `resume` (3G handovers, a tunnel, a lift).
+    pub ws_resume_grace: Duration,
 }
 
 impl Default for Config {
@@ -72,6 +75,7 @@ impl Default for Config {
             media_patient_via: None,
             ws_ping_every: Duration::from_secs(10),
             ws_idle_limit: Duration::from_secs(30),
+            ws_resume_grace: Duration::from_secs(30),
         }
     }
 }

@@ -48,6 +48,12 @@ pub fn render(relay: &RelayStats, participants: &[ParticipantStats]) -> String {
     let _ = writeln!(out, "cerca_relay_datagrams_received_total {}", relay.datagrams_received);
     counter(
         &mut out,
+        "cerca_relay_datagrams_sent_total",
+        "Datagrams sent from the media port.",
+    );
+    let _ = writeln!(out, "cerca_relay_datagrams_sent_total {}", relay.datagrams_sent);
+    counter(
+        &mut out,
         "cerca_relay_datagrams_dropped_total",
         "Datagrams dropped: unrouted (no participant) or refused (by its WebRTC stack).",
     );
@@ -179,6 +185,7 @@ mod tests {
     fn renders_counters_gauges_and_a_paused_layer() {
         let relay = RelayStats {
             datagrams_received: 10,
+            datagrams_sent: 12,
             datagrams_unrouted: 2,
             datagrams_refused: 1,
         };

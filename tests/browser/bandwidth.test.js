@@ -10,8 +10,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, seed, launch, newContext, apiAs, shot, login, until, inbound, mediaFlows, scheduleConsult, phoneContext,
-  specialistEntersCall, patientWaits, freeUdpPort, startLinkEmulator, SPECIALIST,
+  shot, until, inbound, mediaFlows, callWorld, specialistEntersCall, patientWaits, freeUdpPort, startLinkEmulator,
 } from './helpers.js';
 
 /** The active flag of each of the page's outgoing video encodings, by RID. */
@@ -23,80 +22,65 @@ function activeEncodings(page) {
 }
 
 describe('a patient on a very slow link', () => {
-  let server;
   let link;
-  let browser;
-  let api;
-  let consultId;
-  let joinUrl;
+  let world;
 
   before(async () => {
     const port = await freeUdpPort();
     link = await startLinkEmulator(`127.0.0.1:${port}`);
-    server = await startServer({ media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr });
-    await seed(server.baseURL);
-    api = await apiAs(server.baseURL, SPECIALIST);
-    ({ consultId, joinUrl } = await scheduleConsult(api,
-      { given_names: 'Tomás', family_names: 'Hernández Ruiz', date_of_birth: '1949-02-11', sex: 'M' }, 'Control de hipertensión'));
-    browser = await launch();
+    world = await callWorld({
+      config: { media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr },
+      patient: { given_names: 'Tomás', family_names: 'Hernández Ruiz', date_of_birth: '1949-02-11', sex: 'M' },
+      reason: 'Control de hipertensión',
+    });
   });
 
   after(async () => {
-    await api?.dispose();
-    await browser?.close();
-    await server?.stop();
+    await world?.stop();
     link?.stop();
   });
 
   test('video pauses with a plain message, audio goes on, video comes back', async () => {
-    const docCtx = await newContext(browser, server.baseURL, { viewport: { width: 1366, height: 900 } });
-    const patCtx = await phoneContext(browser);
-    try {
-      const doc = await docCtx.newPage();
-      const pat = await patCtx.newPage();
-      await login(doc, SPECIALIST);
-      await specialistEntersCall(doc, consultId, 'Tomás Hernández Ruiz');
-      await patientWaits(pat, joinUrl);
-      await doc.locator('.room-patient').getByRole('button', { name: 'Admitir' }).click();
-      await pat.getByRole('region', { name: 'Videollamada' }).waitFor();
-      await mediaFlows(pat, 'patient');
-      await mediaFlows(doc, 'specialist');
+    const { consultId, joinUrl } = world;
+    const { doc, pat } = await world.pages();
+    await specialistEntersCall(doc, consultId, 'Tomás Hernández Ruiz');
+    await patientWaits(pat, joinUrl);
+    await doc.locator('.room-patient').getByRole('button', { name: 'Admitir' }).click();
+    await pat.getByRole('region', { name: 'Videollamada' }).waitFor();
+    await mediaFlows(pat, 'patient');
+    await mediaFlows(doc, 'specialist');
 
-      // The specialist's browser sends simulcast: three encodings, the lowest
-      // always on (the upper ones only while the patient's link takes them).
-      const encodings = await activeEncodings(doc);
-      assert.deepEqual(Object.keys(encodings).sort(), ['f', 'h', 'q']);
-      assert.equal(encodings.q, true);
+    // The specialist's browser sends simulcast: three encodings, the lowest
+    // always on (the upper ones only while the patient's link takes them).
+    const encodings = await activeEncodings(doc);
+    assert.deepEqual(Object.keys(encodings).sort(), ['f', 'h', 'q']);
+    assert.equal(encodings.q, true);
 
-      // The patient's downlink collapses to 100 kbit/s: room for audio only.
-      await link.set('down 100');
-      const tile = pat.locator('.tile[data-participant]', { hasText: 'Dra. Ana López' });
-      await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ timeout: 30000 });
-      assert.equal(await tile.getAttribute('data-paused'), 'true');
-      // The words cover the whole tile: no frozen frame shows around them.
-      const [tileBox, coverBox] = [await tile.boundingBox(), await tile.locator('.tile-novideo').boundingBox()];
-      assert.deepEqual(coverBox, tileBox);
-      const before = await inbound(pat);
-      await until(async () => (await inbound(pat)).audioPackets > before.audioPackets + 100,
-        { timeout: 20000, interval: 250, what: 'audio while video is paused' });
-      // Nobody takes the specialist's upper layers now: the browser stops them.
-      await until(async () => {
-        const e = await activeEncodings(doc);
-        return e.q === true && e.f === false;
-      }, { timeout: 20000, interval: 250, what: 'the specialist stops unused layers' });
-      await shot(pat, 'bandwidth-01-patient-video-paused');
+    // The patient's downlink collapses to 100 kbit/s: room for audio only.
+    await link.set('down 100');
+    const tile = pat.locator('.tile[data-participant]', { hasText: 'Dra. Ana López' });
+    await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ timeout: 30000 });
+    assert.equal(await tile.getAttribute('data-paused'), 'true');
+    // The words cover the whole tile: no frozen frame shows around them.
+    const [tileBox, coverBox] = [await tile.boundingBox(), await tile.locator('.tile-novideo').boundingBox()];
+    assert.deepEqual(coverBox, tileBox);
+    const before = await inbound(pat);
+    await until(async () => (await inbound(pat)).audioPackets > before.audioPackets + 100,
+      { timeout: 20000, interval: 250, what: 'audio while video is paused' });
+    // Nobody takes the specialist's upper layers now: the browser stops them.
+    await until(async () => {
+      const e = await activeEncodings(doc);
+      return e.q === true && e.f === false;
+    }, { timeout: 20000, interval: 250, what: 'the specialist stops unused layers' });
+    await shot(pat, 'bandwidth-01-patient-video-paused');
 
-      // The link recovers: video returns by itself.
-      await link.set('down off');
-      await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ state: 'hidden', timeout: 40000 });
-      assert.equal(await tile.getAttribute('data-paused'), 'false');
-      await mediaFlows(pat, 'patient after recovery');
-      await until(async () => (await activeEncodings(doc)).f === true,
-        { timeout: 40000, interval: 250, what: 'the specialist resumes the top layer' });
-      await shot(pat, 'bandwidth-02-patient-video-back');
-    } finally {
-      await docCtx.close();
-      await patCtx.close();
-    }
+    // The link recovers: video returns by itself.
+    await link.set('down off');
+    await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ state: 'hidden', timeout: 40000 });
+    assert.equal(await tile.getAttribute('data-paused'), 'false');
+    await mediaFlows(pat, 'patient after recovery');
+    await until(async () => (await activeEncodings(doc)).f === true,
+      { timeout: 40000, interval: 250, what: 'the specialist resumes the top layer' });
+    await shot(pat, 'bandwidth-02-patient-video-back');
   });
 });

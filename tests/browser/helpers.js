@@ -4,6 +4,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -138,6 +139,38 @@ export async function scheduleConsult(api, patient, reason) {
   return { consultId: consult.consult.id, joinUrl: consult.join_link.url };
 }
 
+/**
+ * The set-up of a two-browser call test: the server (with `config` lines),
+ * seeded users, the specialist's API client, one consult scheduled for
+ * `patient`, and a browser. `pages()` opens the specialist's desktop page
+ * (signed in) and the patient's phone page; `stop()` tears all down.
+ */
+export async function callWorld({ config = {}, patient, reason }) {
+  const server = await startServer(config);
+  await seed(server.baseURL);
+  const api = await apiAs(server.baseURL, SPECIALIST);
+  const { consultId, joinUrl } = await scheduleConsult(api, patient, reason);
+  const browser = await launch();
+  const contexts = [];
+  return {
+    server, api, browser, consultId, joinUrl,
+    async pages() {
+      const docCtx = await newContext(browser, server.baseURL, { viewport: { width: 1366, height: 900 } });
+      const patCtx = await phoneContext(browser);
+      contexts.push(docCtx, patCtx);
+      const doc = await docCtx.newPage();
+      await login(doc, SPECIALIST);
+      return { doc, pat: await patCtx.newPage() };
+    },
+    async stop() {
+      for (const ctx of contexts) await ctx.close().catch(() => {});
+      await api.dispose();
+      await browser.close();
+      await server.stop();
+    },
+  };
+}
+
 /** A phone-sized browser context for a patient, camera and microphone allowed. */
 export function phoneContext(browser) {
   return newContext(browser, undefined, {
@@ -236,6 +269,39 @@ export async function startLinkEmulator(relay) {
       child.stdin.end();
       child.kill('SIGTERM');
     },
+  };
+}
+
+/**
+ * A TCP proxy in front of `target` (host:port), for breaking a browser's
+ * connections the way a flaky mobile network does: `cut()` drops every open
+ * connection without a WebSocket close frame and refuses new ones until
+ * `restore()`.
+ */
+export async function startTcpProxy(target) {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const open = new Set();
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) { client.destroy(); return; }
+    const upstream = net.connect(port, host);
+    open.add(client).add(upstream);
+    const forget = () => { open.delete(client); open.delete(upstream); client.destroy(); upstream.destroy(); };
+    client.on('error', forget).on('close', forget);
+    upstream.on('error', forget).on('close', forget);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      down = true;
+      for (const s of open) s.resetAndDestroy();
+      open.clear();
+    },
+    restore() { down = false; },
+    close() { for (const s of open) s.destroy(); return new Promise((r) => server.close(r)); },
   };
 }
 

@@ -35,10 +35,21 @@ pub enum ClientMessage {
     },
     Leave {},
     End {},
+    /// Take over a participant whose socket dropped during a call.
+    /// `restart_media`: the client lost its peer connection and will send a
+    /// fresh `offer` (the relay forgets the old one).
+    Resume {
+        participant_id: String,
+        token: String,
+        #[serde(default)]
+        restart_media: bool,
+    },
 }
 
 /// Every `type` a client may send, to tell `unknown_type` from `malformed`.
-const CLIENT_TYPES: &[&str] = &["join", "admit", "offer", "answer", "mute", "chat", "leave", "end"];
+const CLIENT_TYPES: &[&str] = &[
+    "join", "admit", "offer", "answer", "mute", "chat", "leave", "end", "resume",
+];
 
 /// Who a participant is in the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,6 +87,17 @@ pub enum ServerMessage {
     Hello {
         version: u32,
         peer: Peer,
+        /// This socket's participant id and the token that resumes it (a
+        /// `resume` from a new socket within the grace period) if it drops
+        /// while in a call.
+        participant_id: String,
+        resume_token: String,
+    },
+    /// A `resume` worked: this socket is `participant_id` again, still in
+    /// the call with `participants`.
+    Resumed {
+        participant_id: String,
+        participants: Vec<Participant>,
     },
     Joined {
         participant_id: String,

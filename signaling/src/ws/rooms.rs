@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::protocol::{Participant, ParticipantRole, ProtocolError, ServerMessage};
-use crate::auth::CurrentUser;
+use crate::auth::{token, CurrentUser};
 
 /// Messages queued for one socket before it counts as too slow.
 pub const OUTBOX: usize = 64;
@@ -35,6 +35,10 @@ pub enum Place {
 /// What a new socket gets from [`Rooms::register`].
 pub struct Registration {
     pub participant_id: String,
+    /// Given to the client in `hello`: a socket that drops while in a call
+    /// can be resumed with it (same participant id, no re-admission) within
+    /// the grace period.
+    pub resume_token: String,
     pub outbox: mpsc::Receiver<ServerMessage>,
     /// Notified when the socket must close (replaced, or too slow).
     pub kick: Arc<Notify>,
@@ -70,6 +74,13 @@ struct Socket {
     /// Set while placed.
     profile: Option<Participant>,
     in_relay: bool,
+    /// Who may resume this participant: `user:<id>` or `patient:<consult>`.
+    owner: String,
+    /// SHA-256 of the resume token.
+    resume_hash: String,
+    /// The socket dropped while in a call; its place is kept for a grace
+    /// period in case the same person comes back ([`Rooms::resume`]).
+    detached: bool,
 }
 
 #[derive(Default)]
@@ -164,11 +175,13 @@ impl Rooms {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A new socket: its participant id (`p` + a per-process counter) and outbox.
-    pub fn register(&self, user: Option<CurrentUser>) -> Registration {
+    /// A new socket: its participant id (`p` + a per-process counter),
+    /// outbox and resume token. `owner` names who may resume it.
+    pub fn register(&self, user: Option<CurrentUser>, owner: String) -> Registration {
         let participant_id = format!("p{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, outbox) = mpsc::channel(OUTBOX);
         let kick = Arc::new(Notify::new());
+        let resume_token = token::generate();
         self.lock().sockets.insert(
             participant_id.clone(),
             Socket {
@@ -178,14 +191,76 @@ impl Rooms {
                 place: None,
                 profile: None,
                 in_relay: false,
+                owner,
+                resume_hash: token::hash(&resume_token),
+                detached: false,
             },
         );
         Registration {
             participant_id,
+            resume_token,
             outbox,
             kick,
             shutdown: self.shutdown.subscribe(),
         }
+    }
+
+    /// The socket of `pid` dropped. In a call, its place (and relay
+    /// membership) is kept, detached, and `true` returned: call
+    /// [`Rooms::expire`] after the grace period. Otherwise the caller
+    /// unregisters it at once.
+    pub fn detach(&self, pid: &str) -> bool {
+        let mut inner = self.lock();
+        match inner.sockets.get_mut(pid) {
+            Some(s) if matches!(s.place, Some(Place::InRoom(_))) => {
+                s.detached = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The grace period of a detached `pid` is over: if nobody resumed it,
+    /// it leaves the room as a closed socket would. Returns whether it had
+    /// joined the relay (the caller leaves it there).
+    pub fn expire(&self, pid: &str) -> bool {
+        if !self.lock().sockets.get(pid).is_some_and(|s| s.detached) {
+            return false;
+        }
+        self.unregister(pid)
+    }
+
+    /// The socket `new_pid` takes over the detached participant `old_pid`:
+    /// same participant id, place and relay membership; `new_pid` is
+    /// forgotten. Needs the resume token from `old_pid`'s `hello` and the
+    /// same owner. Returns the others in the call.
+    pub fn resume(&self, new_pid: &str, old_pid: &str, resume_token: &str) -> Result<Vec<Participant>, ProtocolError> {
+        let refused = || ProtocolError::not_allowed("nothing to resume: the call went on without you; join again");
+        let mut inner = self.lock();
+        let new_owner = match inner.sockets.get(new_pid) {
+            Some(s) if s.place.is_none() => s.owner.clone(),
+            _ => return Err(ProtocolError::not_allowed("already in a room; leave first")),
+        };
+        let old = inner.sockets.get(old_pid).ok_or_else(refused)?;
+        if !old.detached || old.owner != new_owner || old.resume_hash != token::hash(resume_token) {
+            return Err(refused());
+        }
+        let Some(Place::InRoom(consult_id)) = old.place else {
+            return Err(refused());
+        };
+        let new = inner.sockets.remove(new_pid).ok_or_else(refused)?;
+        let old = inner.sockets.get_mut(old_pid).ok_or_else(refused)?;
+        old.tx = new.tx;
+        old.kick = new.kick;
+        old.resume_hash = new.resume_hash;
+        old.detached = false;
+        let others = inner
+            .members(consult_id)
+            .iter()
+            .filter(|m| *m != old_pid)
+            .filter_map(|m| inner.profile(m))
+            .collect();
+        Ok(others)
     }
 
     /// The socket closed: out of its room, and forgotten. Returns whether it
@@ -421,6 +496,11 @@ impl Rooms {
         true
     }
 
+    /// How `pid` is shown to the others, while placed.
+    pub fn profile_of(&self, pid: &str) -> Option<Participant> {
+        self.lock().profile(pid)
+    }
+
     /// The role `pid` has in its call, while it is in one.
     pub fn role_of(&self, pid: &str) -> Option<ParticipantRole> {
         self.lock().profile(pid).map(|p| p.role)
@@ -466,8 +546,8 @@ mod tests {
     #[test]
     fn waiting_admission_and_departure() {
         let rooms = Rooms::default();
-        let mut doctor = rooms.register(None);
-        let mut patient = rooms.register(None);
+        let mut doctor = rooms.register(None, String::from("test"));
+        let mut patient = rooms.register(None, String::from("test"));
         let (d, p) = (doctor.participant_id.clone(), patient.participant_id.clone());
 
         let (others, waiting) = rooms.join(&d, 12, profile(&d, ParticipantRole::Specialist)).unwrap();
@@ -497,8 +577,8 @@ mod tests {
     #[test]
     fn end_empties_the_room_and_reports_relay_members() {
         let rooms = Rooms::default();
-        let mut a = rooms.register(None);
-        let b = rooms.register(None);
+        let mut a = rooms.register(None, String::from("test"));
+        let b = rooms.register(None, String::from("test"));
         let (pa, pb) = (a.participant_id.clone(), b.participant_id.clone());
         rooms.join(&pa, 1, profile(&pa, ParticipantRole::Staff)).unwrap();
         rooms.join(&pb, 1, profile(&pb, ParticipantRole::Specialist)).unwrap();
@@ -515,7 +595,7 @@ mod tests {
     #[test]
     fn a_room_takes_six_and_a_second_patient_socket_replaces_the_first() {
         let rooms = Rooms::default();
-        let regs: Vec<Registration> = (0..7).map(|_| rooms.register(None)).collect();
+        let regs: Vec<Registration> = (0..7).map(|_| rooms.register(None, String::from("test"))).collect();
         for r in &regs[..MAX_PER_ROOM] {
             let pid = &r.participant_id;
             rooms.join(pid, 5, profile(pid, ParticipantRole::Staff)).unwrap();
@@ -524,8 +604,8 @@ mod tests {
         let err = rooms.join(last, 5, profile(last, ParticipantRole::Staff)).unwrap_err();
         assert_eq!(err.code, super::super::protocol::ErrorCode::RoomFull);
 
-        let first = rooms.register(None);
-        let second = rooms.register(None);
+        let first = rooms.register(None, String::from("test"));
+        let second = rooms.register(None, String::from("test"));
         rooms
             .wait(
                 &first.participant_id,
@@ -549,10 +629,58 @@ mod tests {
     #[test]
     fn a_socket_that_cannot_keep_up_is_kicked() {
         let rooms = Rooms::default();
-        let slow = rooms.register(None);
+        let slow = rooms.register(None, String::from("test"));
         for _ in 0..=OUTBOX {
             rooms.send_to(&slow.participant_id, ServerMessage::Waiting);
         }
         assert!(slow.kick.notified().now_or_never().is_some());
+    }
+
+    #[test]
+    fn a_dropped_call_socket_is_resumed_by_its_owner_with_its_token_only() {
+        let rooms = Rooms::default();
+        let doctor = rooms.register(None, "user:1".into());
+        let old = rooms.register(None, "user:2".into());
+        let (d, o) = (doctor.participant_id.clone(), old.participant_id.clone());
+        rooms.join(&d, 7, profile(&d, ParticipantRole::Specialist)).unwrap();
+        rooms.join(&o, 7, profile(&o, ParticipantRole::Staff)).unwrap();
+        assert!(rooms.detach(&o), "in a call: kept for the grace period");
+
+        let stranger = rooms.register(None, "user:3".into());
+        assert!(rooms.resume(&stranger.participant_id, &o, &old.resume_token).is_err());
+        let same = rooms.register(None, "user:2".into());
+        assert!(rooms.resume(&same.participant_id, &o, "not-the-token").is_err());
+
+        let mut back = rooms.register(None, "user:2".into());
+        let others = rooms.resume(&back.participant_id, &o, &old.resume_token).unwrap();
+        assert_eq!(others.len(), 1);
+        assert_eq!(others[0].participant_id, d);
+        assert_eq!(rooms.place(&o), Some(Place::InRoom(7)));
+        assert_eq!(rooms.place(&back.participant_id), None, "the new id is forgotten");
+        // Messages for the participant now reach the new socket.
+        rooms.send_to(&o, ServerMessage::Waiting);
+        assert!(back.outbox.try_recv().is_ok());
+        // A resumed participant is no longer detached: expiry does nothing,
+        // and the old token no longer works.
+        assert!(!rooms.expire(&o));
+        assert_eq!(rooms.place(&o), Some(Place::InRoom(7)));
+        let again = rooms.register(None, "user:2".into());
+        assert!(rooms.resume(&again.participant_id, &o, &old.resume_token).is_err());
+    }
+
+    #[test]
+    fn an_unresumed_participant_leaves_when_its_grace_expires() {
+        let rooms = Rooms::default();
+        let mut doctor = rooms.register(None, "user:1".into());
+        let nurse = rooms.register(None, "user:2".into());
+        let (d, n) = (doctor.participant_id.clone(), nurse.participant_id.clone());
+        rooms.join(&d, 7, profile(&d, ParticipantRole::Specialist)).unwrap();
+        rooms.join(&n, 7, profile(&n, ParticipantRole::Staff)).unwrap();
+        drain(&mut doctor);
+        assert!(rooms.detach(&n));
+        assert!(drain(&mut doctor).is_empty(), "nobody is told during the grace period");
+        rooms.expire(&n);
+        assert_eq!(drain(&mut doctor)[0]["participant_id"], n.as_str());
+        assert_eq!(rooms.place(&n), None);
     }
 }

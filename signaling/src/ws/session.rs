@@ -5,8 +5,13 @@
 //! Every refusal is an `error` message; the socket stays open.
 //!
 //! Liveness: a ping every `ws_ping_every` (10 s); a socket silent for
-//! `ws_idle_limit` (30 s: no pong, no message) is closed (see [`crate::Config`]). However it ends, the participant leaves
-//! the relay and the room, and the room hears `participant-left`.
+//! `ws_idle_limit` (30 s: no pong, no message) is closed (see
+//! [`crate::Config`]). A socket that closes cleanly (a close frame, `leave`,
+//! server shutdown) leaves the relay and the room at once, and the room hears
+//! `participant-left`. One that *drops* during a call (no close frame, or
+//! silence) keeps its place for `ws_resume_grace`: a new socket of the same
+//! person can `resume` it with the token from `hello`, without being
+//! admitted again; after the grace period it leaves as above.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::time::Instant;
@@ -59,7 +64,11 @@ pub async fn run(mut socket: WebSocket, state: AppState, identity: Identity, cli
         Identity::Staff(user) => Some(user.clone()),
         Identity::Patient { .. } => None,
     };
-    let registration = state.rooms.register(user);
+    let owner = match &identity {
+        Identity::Staff(user) => format!("user:{}", user.id),
+        Identity::Patient { consult_id } => format!("patient:{consult_id}"),
+    };
+    let registration = state.rooms.register(user, owner);
     let mut session = Session {
         pid: registration.participant_id.clone(),
         state,
@@ -71,15 +80,29 @@ pub async fn run(mut socket: WebSocket, state: AppState, identity: Identity, cli
     let hello = ServerMessage::Hello {
         version: PROTOCOL_VERSION,
         peer,
+        participant_id: registration.participant_id.clone(),
+        resume_token: registration.resume_token.clone(),
     };
-    if send(&mut socket, &hello).await.is_ok() {
-        session.serve(&mut socket, registration).await;
-    }
-    session.depart().await;
+    let ending = if send(&mut socket, &hello).await.is_ok() {
+        session.serve(&mut socket, registration).await
+    } else {
+        Ending::Dropped
+    };
+    session.depart(ending).await;
+}
+
+/// How a socket ended, which decides whether its place waits for a `resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// A close frame, or the server closing it: the participant is gone.
+    Closed,
+    /// The connection broke (no close frame, silence, too slow): the
+    /// participant may come back.
+    Dropped,
 }
 
 impl Session {
-    async fn serve(&mut self, socket: &mut WebSocket, reg: Registration) {
+    async fn serve(&mut self, socket: &mut WebSocket, reg: Registration) -> Ending {
         let Registration {
             mut outbox,
             kick,
@@ -90,50 +113,71 @@ impl Session {
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
         if *shutdown.borrow() {
-            return close(socket, 1001, "the server is shutting down").await;
+            close(socket, 1001, "the server is shutting down").await;
+            return Ending::Closed;
         }
         loop {
             tokio::select! {
                 frame = socket.recv() => {
-                    let Some(Ok(frame)) = frame else { return };
+                    let Some(Ok(frame)) = frame else { return Ending::Dropped };
                     last_heard = Instant::now();
                     let replies = match frame {
                         Message::Text(text) => self.handle_text(&text).await,
                         Message::Binary(_) => vec![ProtocolError::new(ErrorCode::Malformed, "binary frames are not accepted").into_message()],
-                        Message::Close(_) => return,
+                        Message::Close(_) => return Ending::Closed,
                         Message::Ping(_) | Message::Pong(_) => continue,
                     };
                     for reply in &replies {
                         if send(socket, reply).await.is_err() {
-                            return;
+                            return Ending::Dropped;
                         }
                     }
                 }
                 Some(msg) = outbox.recv() => {
                     if send(socket, &msg).await.is_err() {
-                        return;
+                        return Ending::Dropped;
                     }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() >= idle_limit {
-                        return close(socket, 1001, "no traffic").await;
+                        close(socket, 1001, "no traffic").await;
+                        return Ending::Dropped;
                     }
                     if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
-                        return;
+                        return Ending::Dropped;
                     }
                 }
                 _ = kick.notified() => {
-                    return close(socket, 1008, "replaced by a newer connection, or too slow").await;
+                    close(socket, 1008, "replaced by a newer connection, or too slow").await;
+                    return Ending::Dropped;
                 }
                 _ = shutdown.changed() => {
-                    return close(socket, 1001, "the server is shutting down").await;
+                    close(socket, 1001, "the server is shutting down").await;
+                    return Ending::Closed;
                 }
             }
         }
     }
 
-    /// Out of the room and the relay, whatever ended the socket.
-    async fn depart(&self) {
+    /// Out of the room and the relay, at once or, for a call socket that
+    /// dropped, after the grace period unless it is resumed meanwhile.
+    async fn depart(&self, ending: Ending) {
+        if ending == Ending::Dropped && self.state.rooms.detach(&self.pid) {
+            let (state, pid) = (self.state.clone(), self.pid.clone());
+            let mut shutdown = state.rooms.shutdown_signal();
+            tokio::spawn(async move {
+                // A grace period is a real wait, not synchronisation; a
+                // shutting-down server does not keep anyone waiting.
+                tokio::select! {
+                    _ = tokio::time::sleep(state.config.ws_resume_grace) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
+                if state.rooms.expire(&pid) {
+                    let _ = state.relay.leave(pid).await;
+                }
+            });
+            return;
+        }
         if self.state.rooms.unregister(&self.pid) {
             self.leave_relay(&self.pid).await;
         }
@@ -186,7 +230,45 @@ impl Session {
                 Ok(vec![])
             }
             ClientMessage::End {} => self.end().await,
+            ClientMessage::Resume {
+                participant_id,
+                token,
+                restart_media,
+            } => self.resume(participant_id, token, restart_media).await,
         }
+    }
+
+    async fn resume(
+        &mut self,
+        participant_id: String,
+        resume_token: String,
+        restart_media: bool,
+    ) -> Result<Vec<ServerMessage>, ProtocolError> {
+        if participant_id.len() > 32 || !crate::auth::token::is_well_formed(&resume_token) {
+            return Err(ProtocolError::new(
+                ErrorCode::Malformed,
+                "resume needs a participant id and its token",
+            ));
+        }
+        let others = self.state.rooms.resume(&self.pid, &participant_id, &resume_token)?;
+        self.pid = participant_id;
+        let consult_id = self.in_room()?;
+        let consult = consults::load(&self.state, consult_id).await.map_err(from_api)?;
+        self.patient_id = Some(consult.patient_id);
+        self.display_name = self
+            .state
+            .rooms
+            .profile_of(&self.pid)
+            .map(|p| p.display_name)
+            .unwrap_or_default();
+        if restart_media && self.state.rooms.set_in_relay(&self.pid, false) {
+            // The client lost its peer connection; its next offer joins afresh.
+            self.leave_relay(&self.pid).await;
+        }
+        Ok(vec![ServerMessage::Resumed {
+            participant_id: self.pid.clone(),
+            participants: others,
+        }])
     }
 
     fn staff(&self) -> Result<&CurrentUser, ProtocolError> {

@@ -25,6 +25,7 @@ both_backends!(
     an_offer_gets_the_relays_answer,
     stopping_the_server_closes_sockets_and_the_relay,
     a_silent_socket_is_closed,
+    a_dropped_socket_is_resumed_within_the_grace_period,
 );
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -118,11 +119,16 @@ async fn staff_socket(app: &TestApp, email: &str) -> Ws {
 
 /// The patient's socket (consent given first), greeted.
 async fn patient_socket(app: &TestApp, token: &str) -> Ws {
+    patient_socket_and_hello(app, token).await.0
+}
+
+/// The patient's socket and its `hello` (participant id, resume token).
+async fn patient_socket_and_hello(app: &TestApp, token: &str) -> (Ws, Value) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?join={token}", ws_url(app)))
         .await
         .unwrap();
-    expect_type(&mut ws, "hello").await;
-    ws
+    let hello = expect_type(&mut ws, "hello").await;
+    (ws, hello)
 }
 
 /// The specialist, then the clinic nurse, join the consult's room; the
@@ -327,7 +333,8 @@ async fn only_the_consults_staff_admit_and_join(backend: Backend) {
 }
 
 async fn a_closed_socket_leaves_the_room(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // A dropped call socket waits this long for a `resume` before it leaves.
+    let app = TestApp::spawn_with(backend, |c| c.ws_resume_grace = Duration::from_millis(300)).await;
     let w = world(&app).await;
     let (consult, token) = consult_with_consent(&app, &w).await;
     let (mut doctor, mut nurse, nurse_id) = doctor_and_nurse_in_room(&app, consult).await;
@@ -342,7 +349,8 @@ async fn a_closed_socket_leaves_the_room(backend: Backend) {
     send(&mut doctor, json!({"type": "admit"})).await;
     let patient_id = expect_type(&mut patient, "admitted").await["participant_id"].clone();
     expect_type(&mut doctor, "participant-joined").await;
-    // Dropped without a close frame, as a lost phone connection would.
+    // Dropped without a close frame, as a lost phone connection would: once
+    // the grace period passes unresumed, the patient has left.
     drop(patient);
     let left = expect_type(&mut doctor, "participant-left").await;
     assert_eq!(left["participant_id"], patient_id);
@@ -539,6 +547,7 @@ async fn a_silent_socket_is_closed(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
         c.ws_ping_every = Duration::from_millis(200);
         c.ws_idle_limit = Duration::from_millis(1500);
+        c.ws_resume_grace = Duration::from_millis(300);
     })
     .await;
     let w = world(&app).await;
@@ -567,4 +576,73 @@ async fn a_silent_socket_is_closed(backend: Backend) {
     // The doctor is still in the call.
     send(&mut doctor, json!({"type": "chat", "text": "¿Sigue ahí?"})).await;
     expect_type(&mut doctor, "chat").await;
+}
+
+async fn a_dropped_socket_is_resumed_within_the_grace_period(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let (consult, token) = consult_with_consent(&app, &w).await;
+    let mut doctor = staff_socket(&app, "especialista@cerca.mx").await;
+    send(&mut doctor, json!({"type": "join", "consult_id": consult})).await;
+    let doctor_id = expect_type(&mut doctor, "joined").await["participant_id"].clone();
+    let (mut patient, hello) = patient_socket_and_hello(&app, &token).await;
+    let resume_token = hello["resume_token"].as_str().unwrap().to_string();
+    send(&mut patient, json!({"type": "join"})).await;
+    expect_type(&mut patient, "waiting").await;
+    expect_type(&mut doctor, "patient-waiting").await;
+    send(&mut doctor, json!({"type": "admit"})).await;
+    let patient_id = expect_type(&mut patient, "admitted").await["participant_id"].clone();
+    assert_eq!(patient_id, hello["participant_id"]);
+    expect_type(&mut doctor, "participant-joined").await;
+
+    // The phone's connection breaks (no close frame).
+    drop(patient);
+
+    // Someone else, or a wrong token, cannot take the place over.
+    let mut nurse = staff_socket(&app, "enfermera@clinica.mx").await;
+    send(
+        &mut nurse,
+        json!({"type": "resume", "participant_id": patient_id, "token": resume_token}),
+    )
+    .await;
+    expect_code(&mut nurse, "not_allowed").await;
+    let (mut back, _) = patient_socket_and_hello(&app, &token).await;
+    let wrong = "A".repeat(43);
+    send(
+        &mut back,
+        json!({"type": "resume", "participant_id": patient_id, "token": wrong}),
+    )
+    .await;
+    expect_code(&mut back, "not_allowed").await;
+    send(
+        &mut back,
+        json!({"type": "resume", "participant_id": patient_id, "token": "short"}),
+    )
+    .await;
+    expect_code(&mut back, "malformed").await;
+
+    // The patient comes back within the grace period: same id, still in the
+    // call, no waiting room, no re-admission.
+    send(
+        &mut back,
+        json!({"type": "resume", "participant_id": patient_id, "token": resume_token}),
+    )
+    .await;
+    let resumed = expect_type(&mut back, "resumed").await;
+    assert_eq!(resumed["participant_id"], patient_id);
+    assert_eq!(resumed["participants"][0]["participant_id"], doctor_id);
+    assert_eq!(status(&app, consult).await.as_deref(), Some("in_call"));
+    send(&mut back, json!({"type": "chat", "text": "Ya regresé."})).await;
+    let line = expect_type(&mut doctor, "chat").await;
+    // The doctor never heard the patient leave: the next message is the chat.
+    assert_eq!(line["from"], patient_id);
+    expect_type(&mut back, "chat").await;
+    // The used token no longer works.
+    let (mut again, _) = patient_socket_and_hello(&app, &token).await;
+    send(
+        &mut again,
+        json!({"type": "resume", "participant_id": patient_id, "token": resume_token}),
+    )
+    .await;
+    expect_code(&mut again, "not_allowed").await;
 }

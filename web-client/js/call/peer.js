@@ -31,10 +31,12 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   const video = pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendrecv', streams, sendEncodings: SIMULCAST });
   const ours = new Set([audio, video]);
 
-  // Offer/answer steps run one after another, never interleaved.
+  // Offer/answer steps run one after another, never interleaved; after each,
+  // the wanted simulcast layers are applied (again).
   let chain = Promise.resolve();
   const queue = (step) => {
-    chain = chain.then(step).catch((err) => console.warn('cerca: negotiation step failed', err));
+    chain = chain.then(step).catch((err) => console.warn('cerca: negotiation step failed', err))
+      .then(() => applyLayers()).catch((err) => console.warn('cerca: layers not applied yet', err));
     return chain;
   };
 
@@ -60,20 +62,26 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   pc.addEventListener('connectionstatechange', reportState);
 
   // The relay says which of our encodings someone takes; stop the rest.
-  async function setActiveLayers(mid, active) {
-    if (video.mid !== mid) return;
+  // Kept and applied again after every negotiation step, because
+  // setParameters can fail while a renegotiation is under way.
+  let layersWanted = null; // { mid, active }
+  async function applyLayers() {
+    if (!layersWanted || video.mid !== layersWanted.mid) return;
     const params = video.sender.getParameters();
     if (!params.encodings?.length) return;
     let changed = false;
     for (const enc of params.encodings) {
-      const on = active.includes(enc.rid);
+      const on = layersWanted.active.includes(enc.rid);
       if (enc.active !== on) { enc.active = on; changed = true; }
     }
     if (changed) await video.sender.setParameters(params);
   }
 
   const offs = [
-    signaling.on('layers', (msg) => queue(() => setActiveLayers(msg.mid, msg.active ?? []))),
+    signaling.on('layers', (msg) => {
+      layersWanted = { mid: msg.mid, active: Array.isArray(msg.active) ? msg.active : [] };
+      queue(() => {});
+    }),
     signaling.on('answer', (msg) => queue(() => pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp }))),
     signaling.on('offer', (msg) => queue(async () => {
       await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });

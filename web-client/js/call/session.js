@@ -38,7 +38,27 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     signaling.on('video-resumed', (m) => view.setVideoPaused(m.participant_id, null)),
     signaling.on('ended', () => finish('ended')),
     signaling.on('close', () => finish('lost')),
+    // The socket dropped and is being resumed (signaling.js): say so; once
+    // back, media goes on, or starts afresh if the connection was lost too.
+    signaling.on('reconnecting', () => {
+      if (finished) return;
+      view.set({ connection: 'reconnecting' });
+      say(view.el.querySelector('.call-connection')?.textContent);
+    }),
+    signaling.on('resumed', (m) => {
+      if (finished) return;
+      (m.participants ?? []).filter(isOther).forEach((p) => view.setParticipant(p));
+      if (mediaLost()) {
+        startPeer().catch((err) => console.warn('cerca: media restart failed', err));
+      } else {
+        view.set({ connection: peer ? 'connected' : 'connecting' });
+      }
+      sendMute();
+    }),
   ];
+  signaling.inCall = true;
+  const mediaLost = () => !peer || ['failed', 'closed'].includes(peer.pc.connectionState);
+  signaling.restartMedia = mediaLost;
 
   function sendMute() {
     const s = view.state;
@@ -123,6 +143,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
   function finish(kind) {
     if (finished) return;
     finished = true;
+    signaling.inCall = false;
     offs.forEach((off) => off());
     stopQuality?.();
     peer?.close();
@@ -132,11 +153,11 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     onFinished?.(kind);
   }
 
-  async function connect() {
-    stream = await openCallMedia();
-    if (finished) { stopTracks(stream); return; }
-    view.set({ hasCam: Boolean(videoTrack()), cam: Boolean(videoTrack()) });
-    view.setLocalStream(stream);
+  // A new peer connection to the relay (at the start, and after a resume
+  // whose media was lost) with the same camera and microphone.
+  async function startPeer() {
+    stopQuality?.();
+    peer?.close();
     peer = createPeer({
       signaling,
       stream,
@@ -156,6 +177,14 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     });
     stopQuality = watchQuality(peer.pc, (quality) => { if (!finished && quality !== view.state.quality) view.set({ quality }); });
     await peer.start();
+  }
+
+  async function connect() {
+    stream = await openCallMedia();
+    if (finished) { stopTracks(stream); return; }
+    view.set({ hasCam: Boolean(videoTrack()), cam: Boolean(videoTrack()) });
+    view.setLocalStream(stream);
+    await startPeer();
     if (!view.state.hasCam) sendMute();
     const canSwitch = (await cameras()).length > 1;
     if (!finished) view.set({ canSwitch });
