@@ -5,11 +5,14 @@
 //!
 //! | module | one job |
 //! |---|---|
-//! | [`shaper`] | one direction of a link, sans I/O: rate, queue, delay, loss |
+//! | [`shaper`] | one direction of a link, sans I/O: rate, queue, delay, jitter, loss, bursts, outage |
 //! | [`proxy`] | a UDP proxy with a shaper per direction, changeable while running |
+//! | [`profile`] | the named rural networks (`profiles.toml`) as impairments over time |
 
+pub mod profile;
 pub mod proxy;
 pub mod shaper;
 
+pub use profile::Profile;
 pub use proxy::LinkProxy;
 pub use shaper::{Impairment, Shaper, ShaperStats};

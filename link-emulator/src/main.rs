@@ -3,8 +3,13 @@
 //!
 //! ```text
 //! link-emulator --relay 127.0.0.1:40000
+//!               [--profile NAME]
 //!               [--down-kbps N] [--up-kbps N] [--queue-ms N] [--delay-ms N] [--loss-pct N]
 //! ```
+//!
+//! `--profile` plays a named network from `profiles.toml` (rural-3g, edge,
+//! satellite, dropout, step-down, …), its outages and steps on schedule from
+//! the moment it starts; the other flags and commands set a plain link.
 //!
 //! Listens on a free port of 127.0.0.1 (loopback only, by design) and
 //! prints `listening on <addr>` once ready (announce that address to the
@@ -24,7 +29,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use link_emulator::{Impairment, LinkProxy};
+use link_emulator::{Impairment, LinkProxy, Profile};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +92,24 @@ impl Settings {
     }
 }
 
+/// Applies a profile now and each of its changes when due.
+fn play(profile: Profile, proxy: std::sync::Arc<LinkProxy>) {
+    let start = tokio::time::Instant::now();
+    let (up, down) = profile.at(Duration::ZERO);
+    proxy.set(up, down);
+    tokio::spawn(async move {
+        for at in profile.changes() {
+            tokio::time::sleep_until(start + at).await;
+            let (up, down) = profile.at(at);
+            proxy.set(up, down);
+            eprintln!(
+                "link-emulator: {} at {:?}: up {:?}, down {:?}",
+                profile.name, at, up.rate_bps, down.rate_bps
+            );
+        }
+    });
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match run().await {
@@ -107,6 +130,7 @@ async fn run() -> Result<(), String> {
         delay: Duration::ZERO,
         loss: 0.0,
     };
+    let mut profile = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let name = flag
@@ -115,14 +139,20 @@ async fn run() -> Result<(), String> {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match name {
             "relay" => relay = Some(value.parse().map_err(|e| format!("--relay: {e}"))?),
+            "profile" => profile = Some(Profile::builtin(&value)?),
             other => settings.set(other, &value)?,
         }
     }
     let relay = relay.ok_or("--relay <addr> is required")?;
-    let proxy = LinkProxy::start(relay, Impairment::NONE, Impairment::NONE)
-        .await
-        .map_err(|e| format!("cannot bind: {e}"))?;
-    settings.apply(&proxy);
+    let proxy = std::sync::Arc::new(
+        LinkProxy::start(relay, Impairment::NONE, Impairment::NONE)
+            .await
+            .map_err(|e| format!("cannot bind: {e}"))?,
+    );
+    match profile {
+        Some(p) => play(p, proxy.clone()),
+        None => settings.apply(&proxy),
+    }
     println!("listening on {}", proxy.addr());
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();

@@ -4,10 +4,13 @@
 //!
 //! The model is a bottleneck as routers have one: a FIFO that drains at
 //! `rate_bps`, holding at most `queue_bytes` waiting; what does not fit is
-//! dropped (tail drop), then a fixed propagation `delay`, and random loss
-//! before the queue. Excess traffic is therefore first delayed (the queue
-//! grows, which is what delay-based congestion control sees) and then
-//! dropped, as on a real 3G cell. Order is kept: nothing here reorders.
+//! dropped (tail drop), then a propagation `delay` with ± `jitter`, and loss
+//! before the queue: independent, or in bursts (Gilbert–Elliott: a good and
+//! a bad state, the bad one losing every packet, with the mean burst length
+//! and the overall loss rate as parameters). An `outage` drops everything.
+//! Excess traffic is therefore first delayed (the queue grows, which is what
+//! delay-based congestion control sees) and then dropped, as on a real 3G
+//! cell. Order is kept: jitter never makes a packet overtake another.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -21,8 +24,14 @@ pub struct Impairment {
     pub queue_bytes: usize,
     /// One-way propagation delay added to every packet.
     pub delay: Duration,
+    /// Random extra delay, uniform in ± this, never reordering.
+    pub jitter: Duration,
     /// Probability (0–1) that a packet is lost before the queue.
     pub loss: f64,
+    /// Mean length of a loss burst in packets; 1 (or less) = independent losses.
+    pub burst: f64,
+    /// The link is down: every packet is lost.
+    pub outage: bool,
 }
 
 impl Impairment {
@@ -31,7 +40,10 @@ impl Impairment {
         rate_bps: None,
         queue_bytes: usize::MAX,
         delay: Duration::ZERO,
+        jitter: Duration::ZERO,
         loss: 0.0,
+        burst: 1.0,
+        outage: false,
     };
 
     /// A rate limit with a queue of about `queue` worth of traffic at that rate.
@@ -50,6 +62,7 @@ pub struct ShaperStats {
     pub packets_out: u64,
     pub dropped_queue: u64,
     pub dropped_loss: u64,
+    pub dropped_outage: u64,
     pub bytes_out: u64,
 }
 
@@ -61,6 +74,8 @@ pub struct Shaper {
     /// When the bottleneck has sent everything accepted so far.
     busy_until: Option<Instant>,
     rng: u64,
+    /// Gilbert–Elliott state: in a loss burst.
+    in_burst: bool,
     stats: ShaperStats,
 }
 
@@ -71,6 +86,7 @@ impl Shaper {
             queue: VecDeque::new(),
             busy_until: None,
             rng: seed | 1,
+            in_burst: false,
             stats: ShaperStats::default(),
         }
     }
@@ -91,7 +107,11 @@ impl Shaper {
     /// Offers a packet to the link; `false` when it was lost or dropped.
     pub fn push(&mut self, now: Instant, packet: Vec<u8>) -> bool {
         self.stats.packets_in += 1;
-        if self.cfg.loss > 0.0 && self.random() < self.cfg.loss {
+        if self.cfg.outage {
+            self.stats.dropped_outage += 1;
+            return false;
+        }
+        if self.lost() {
             self.stats.dropped_loss += 1;
             return false;
         }
@@ -109,9 +129,10 @@ impl Shaper {
             }
         };
         self.busy_until = Some(leaves);
+        let delay = self.jittered_delay();
         // Never earlier than the packet before it: a link does not reorder,
-        // even when its delay was just lowered.
-        let deliver = (leaves + self.cfg.delay).max(self.queue.back().map_or(now, |q| q.0));
+        // even with jitter or when its delay was just lowered.
+        let deliver = (leaves + delay).max(self.queue.back().map_or(now, |q| q.0));
         self.queue.push_back((deliver, leaves, packet));
         true
     }
@@ -130,6 +151,38 @@ impl Shaper {
     /// When the next packet is due.
     pub fn next_ready(&self) -> Option<Instant> {
         self.queue.front().map(|q| q.0)
+    }
+
+    /// Whether this packet is lost: independent, or Gilbert–Elliott when
+    /// `burst` > 1 (the bad state is entered with p/(b(1−p)) and left with
+    /// 1/b, so the long-run loss rate is p and bursts last b on average).
+    fn lost(&mut self) -> bool {
+        let p = self.cfg.loss.clamp(0.0, 1.0);
+        if p <= 0.0 {
+            self.in_burst = false;
+            return false;
+        }
+        if self.cfg.burst <= 1.0 || p >= 1.0 {
+            return self.random() < p;
+        }
+        let lost = self.in_burst;
+        let b = self.cfg.burst;
+        let next = self.random();
+        self.in_burst = if self.in_burst {
+            next >= 1.0 / b
+        } else {
+            next < p / (b * (1.0 - p))
+        };
+        lost
+    }
+
+    fn jittered_delay(&mut self) -> Duration {
+        if self.cfg.jitter.is_zero() {
+            return self.cfg.delay;
+        }
+        let j = self.cfg.jitter.as_secs_f64();
+        let d = self.cfg.delay.as_secs_f64() + (self.random() * 2.0 - 1.0) * j;
+        Duration::from_secs_f64(d.max(0.0))
     }
 
     /// xorshift64*: loss needs to be random-looking and repeatable per seed,
@@ -214,6 +267,84 @@ mod tests {
         assert_eq!(s.poll(t0 + Duration::from_millis(299)), None);
         assert_eq!(s.poll(t0 + Duration::from_millis(300)), Some(vec![1]));
         assert_eq!(s.poll(t0 + Duration::from_millis(300)), Some(vec![2]));
+    }
+
+    #[test]
+    fn bursty_loss_has_the_asked_rate_and_burst_length() {
+        let cfg = Impairment {
+            loss: 0.05,
+            burst: 3.0,
+            ..Impairment::NONE
+        };
+        let mut s = Shaper::new(cfg, 11);
+        let t0 = Instant::now();
+        let (mut bursts, mut lost, mut run) = (0u64, 0u64, 0u64);
+        let n = 200_000;
+        for _ in 0..n {
+            if s.push(t0, vec![0; 100]) {
+                if run > 0 {
+                    bursts += 1;
+                }
+                run = 0;
+            } else {
+                lost += 1;
+                run += 1;
+            }
+            s.queue.clear();
+        }
+        let rate = lost as f64 / n as f64;
+        let mean_burst = lost as f64 / bursts as f64;
+        assert!((rate - 0.05).abs() < 0.01, "loss {rate}");
+        assert!((mean_burst - 3.0).abs() < 0.4, "burst {mean_burst}");
+    }
+
+    #[test]
+    fn jitter_spreads_delay_around_its_mean_without_reordering() {
+        let cfg = Impairment {
+            delay: Duration::from_millis(75),
+            jitter: Duration::from_millis(30),
+            ..Impairment::NONE
+        };
+        let mut s = Shaper::new(cfg, 5);
+        let t0 = Instant::now();
+        let mut sent_at = Vec::new();
+        for i in 0..5_000u32 {
+            let at = t0 + Duration::from_millis(u64::from(i) * 20);
+            s.push(at, i.to_be_bytes().to_vec());
+            sent_at.push(at);
+        }
+        let deliveries: Vec<Instant> = s.queue.iter().map(|q| q.0).collect();
+        assert!(deliveries.windows(2).all(|w| w[0] <= w[1]), "reordered");
+        let delays: Vec<f64> = deliveries
+            .iter()
+            .zip(&sent_at)
+            .map(|(d, s)| (*d - *s).as_secs_f64() * 1000.0)
+            .collect();
+        let mean = delays.iter().sum::<f64>() / delays.len() as f64;
+        let (min, max) = delays
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(lo, hi), d| (lo.min(*d), hi.max(*d)));
+        // Holding order (packets 20 ms apart, ±30 ms jitter) lifts the mean a
+        // little above the nominal delay: a packet never arrives before the
+        // one sent before it.
+        assert!((74.0..=81.0).contains(&mean), "mean {mean}");
+        assert!(min >= 45.0 - 0.01 && max <= 105.0 + 0.01, "{min}..{max}");
+    }
+
+    #[test]
+    fn an_outage_drops_everything_until_lifted() {
+        let mut s = Shaper::new(
+            Impairment {
+                outage: true,
+                ..Impairment::NONE
+            },
+            1,
+        );
+        let t0 = Instant::now();
+        assert!(!(0..100).any(|_| s.push(t0, vec![0; 10])));
+        assert_eq!(s.stats().dropped_outage, 100);
+        s.set(Impairment::NONE);
+        assert!(s.push(t0, vec![0; 10]));
     }
 
     #[test]
