@@ -75,9 +75,9 @@
 //!   layers from the rendered size: the allocator supports both, nothing
 //!   feeds them yet. [`allocator::Allocator::probe_succeeded`] is not called:
 //!   upgrades wait out the hold time.
-//! * Interop tests against an independent stack (the `webrtc` crate bot):
-//!   today's relay tests use str0m on both sides; the browser tests use
-//!   Chromium's stack.
+//! * Simulcast from the webrtc-rs interop participant (`tests/webrtc_bot`):
+//!   it sends one encoding; simulcast switching is tested with str0m peers
+//!   and Chromium.
 
 mod adapt;
 pub mod allocator;

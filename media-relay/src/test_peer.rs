@@ -6,9 +6,8 @@
 //! — and logs what it receives, frame by frame.
 //!
 //! The relay's own tests and the signaling server's `/ws` media tests both
-//! use it. Both ends share one WebRTC implementation, so these are **not**
-//! the independent-stack interop tests (the `webrtc` crate participant comes
-//! later). No sleeps synchronise anything: media is paced by intervals, as a
+//! use it. It shares str0m with the relay; the independent-stack interop
+//! participant is `media-relay/tests/webrtc_bot` (webrtc-rs). No sleeps synchronise anything: media is paced by intervals, as a
 //! camera and a microphone would be, and waits have a timeout only as a
 //! safety net.
 
@@ -114,8 +113,11 @@ pub struct Received {
     pub max_counter: HashMap<(u8, MediaKind), u32>,
     /// Every video frame per sender tag, in arrival order.
     pub video: HashMap<u8, Vec<VideoFrame>>,
-    /// Frames that were not exactly what some client sent.
+    /// Frames that look like [`payload`]'s but are not exactly what some
+    /// client sent.
     pub corrupt: u64,
+    /// Audio frames from a real encoder (another stack's Opus), not ours.
+    pub foreign_audio: u64,
 }
 
 impl Received {
@@ -421,6 +423,9 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
                                 at: Instant::now(),
                             });
                         }
+                    }
+                    None if data.params.spec().codec == Codec::Opus && !matches!(data.data.first(), Some(0xFC)) => {
+                        s.received.foreign_audio += 1
                     }
                     None => s.received.corrupt += 1,
                 }

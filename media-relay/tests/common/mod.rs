@@ -4,11 +4,12 @@
 //!
 //! The peers are str0m itself in normal (non-lite, controlling) mode. That
 //! checks the relay's I/O, demultiplexing, renegotiation and forwarding end to
-//! end, but both ends share one WebRTC implementation: these are **not** yet
-//! the independent-stack interop tests (the `webrtc` crate bot comes later).
+//! end with one WebRTC implementation on both ends; `interop.rs` does the same
+//! with webrtc-rs participants (`webrtc_bot`).
 
-// Only the adaptation tests shape links; each test binary compiles this module.
+// Each test binary compiles this module and uses only part of it.
 #[allow(unused_imports)]
 pub use link_emulator::{Impairment, LinkProxy};
+#[allow(unused_imports)]
 pub use media_relay::test_call::*;
 pub use media_relay::test_peer::*;
