@@ -1,22 +1,52 @@
 // Entry point of the staff app (/app): checks the session, shows the login
 // form or the navigation, and routes between screens by the URL hash
-// (#/hoy, #/semana, #/anteriores, #/nueva, #/consulta/<id>).
+// (#/hoy, #/semana, #/anteriores, #/nueva, #/consulta/<id>). Spanish by
+// default; English with the header button or `?lang=en`, kept in the URL
+// (not in browser storage, which a shared clinic computer must not keep).
 
 import { get, post, setUnauthenticatedHandler } from '../api.js';
 import { h, replace } from '../dom.js';
-import { setLanguage, t, translatePage } from '../i18n.js';
+import { setLanguage, language, t, translatePage } from '../i18n.js';
 import { showLogin } from './login.js';
 import { showDay, showWeek, showPast } from './consults.js';
 import { showNewConsult } from './new-consult.js';
 import { showConsult } from './detail.js';
-import { announce, runLeave } from './ui.js';
+import { announce, hasLeave, runLeave } from './ui.js';
 import { startWaitingAlert, stopWaitingAlert } from './waiting-alert.js';
 
-setLanguage('es');
-translatePage();
-
+setLanguage(new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'es');
 const main = document.getElementById('main');
+const langButton = document.getElementById('lang');
 let me = null;
+let currentNav = null;
+
+function labelPage() {
+  translatePage();
+  document.title = t('app_title');
+  document.getElementById('nav').setAttribute('aria-label', t('nav_label'));
+  document.getElementById('waiting-banner').setAttribute('aria-label', t('waiting_banner_label'));
+  langButton.textContent = t('switch_language');
+  langButton.lang = language() === 'es' ? 'en' : 'es';
+}
+labelPage();
+
+langButton.addEventListener('click', () => {
+  setLanguage(language() === 'es' ? 'en' : 'es');
+  const url = new URL(location.href);
+  if (language() === 'en') url.searchParams.set('lang', 'en');
+  else url.searchParams.delete('lang');
+  history.replaceState(null, '', url);
+  labelPage();
+  if (!me) {
+    signedOut();
+  } else if (hasLeave('call')) {
+    // Redrawing would leave the call: the rest follows on the next screen.
+    renderNav(currentNav);
+    announce(t('language_after_call'));
+  } else {
+    route();
+  }
+});
 
 const ROUTES = [
   { re: /^#\/hoy$/, nav: 'hoy', show: () => showDay(main, me) },
@@ -27,6 +57,7 @@ const ROUTES = [
 ];
 
 function renderNav(current) {
+  currentNav = current;
   const nav = document.getElementById('nav');
   nav.hidden = false;
   const link = (id, key) => h('a', { href: `#/${id}`, 'aria-current': current === id ? 'page' : null }, t(key));
@@ -34,6 +65,7 @@ function renderNav(current) {
   const roleKey = `role_${me.role}`;
   replace(document.getElementById('who'),
     h('span', { class: 'name' }, `${me.full_name} · ${t(roleKey)}`),
+    langButton,
     h('button', { type: 'button', class: 'btn', onclick: logout }, t('logout')));
 }
 
@@ -66,7 +98,7 @@ function signedOut(message) {
   me = null;
   stopWaitingAlert();
   document.getElementById('nav').hidden = true;
-  replace(document.getElementById('who'));
+  replace(document.getElementById('who'), langButton);
   announce('');
   showLogin(main, message, (user) => signedIn(user));
 }
@@ -75,7 +107,7 @@ function signedIn(user) {
   me = user;
   if (me.role === 'admin') {
     replace(main, h('div', { class: 'card' }, h('h1', {}, t('admin_title')), h('p', {}, t('admin_body'))));
-    replace(document.getElementById('who'), h('button', { type: 'button', class: 'btn', onclick: logout }, t('logout')));
+    replace(document.getElementById('who'), langButton, h('button', { type: 'button', class: 'btn', onclick: logout }, t('logout')));
     return;
   }
   if (!location.hash || location.hash === '#/') history.replaceState(null, '', '#/hoy');

@@ -52,6 +52,11 @@ export function onLeave(fn, key = 'screen') {
   else leaving.delete(key);
 }
 
+/** Whether a cleanup is registered under `key` (e.g. a call in progress). */
+export function hasLeave(key) {
+  return leaving.has(key);
+}
+
 export async function runLeave() {
   const fns = [...leaving.values()];
   leaving.clear();

@@ -13,7 +13,6 @@ import { timeZone, isoDay, time, statusBadge } from './format.js';
 import { announce } from './ui.js';
 
 const POLL_MS = 10000;
-const baseTitle = document.title;
 let timer = null;
 let known = new Set();
 let running = false;
@@ -52,7 +51,8 @@ function render(waiting) {
   const badge = document.getElementById('waiting-badge');
   const banner = document.getElementById('waiting-banner');
   const n = waiting.length;
-  document.title = n ? `(${n}) ${baseTitle}` : baseTitle;
+  // The count goes in front of the page title, in the current language.
+  document.title = n ? `(${n}) ${t('app_title')}` : t('app_title');
   if (!n) {
     badge.hidden = true;
     banner.hidden = true;
