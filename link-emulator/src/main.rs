@@ -3,13 +3,17 @@
 //!
 //! ```text
 //! link-emulator --relay 127.0.0.1:40000
-//!               [--profile NAME]
+//!               [--profile NAME [--profiles FILE]]
 //!               [--down-kbps N] [--up-kbps N] [--queue-ms N] [--delay-ms N] [--loss-pct N]
+//! link-emulator --describe NAME [--profiles FILE]
+//! link-emulator --list [--profiles FILE]
 //! ```
 //!
 //! `--profile` plays a named network from `profiles.toml` (rural-3g, edge,
-//! satellite, dropout, step-down, …), its outages and steps on schedule from
-//! the moment it starts; the other flags and commands set a plain link.
+//! satellite, dropout, step-down, …) or from `--profiles FILE`: its starting
+//! link at once, its outages and steps on schedule from the moment it starts
+//! (or from a `play` command); the other flags and commands set a plain
+//! link. `--describe` prints a profile, resolved, as JSON; `--list` the names.
 //!
 //! Listens on a free port of 127.0.0.1 (loopback only, by design) and
 //! prints `listening on <addr>` once ready (announce that address to the
@@ -21,6 +25,8 @@
 //! up <kbps|off>       rate limit participant → relay
 //! delay <ms>          one-way delay, both directions
 //! loss <percent>      random loss, both directions
+//! play                start the profile's schedule again from now
+//! stats               one line: `stats {"up": {…}, "down": {…}}`, the packet counters
 //! ```
 //!
 //! It exits when stdin closes, so a test harness that dies leaves nothing behind.
@@ -29,7 +35,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use link_emulator::{Impairment, LinkProxy, Profile};
+use link_emulator::{Impairment, LinkProxy, Profile, ShaperStats};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Debug, Clone, Copy)]
@@ -92,8 +98,9 @@ impl Settings {
     }
 }
 
-/// Applies a profile now and each of its changes when due.
-fn play(profile: Profile, proxy: std::sync::Arc<LinkProxy>) {
+/// Applies a profile now and each of its changes when due; abort the task
+/// to stop the schedule.
+fn play(profile: Profile, proxy: std::sync::Arc<LinkProxy>) -> tokio::task::JoinHandle<()> {
     let start = tokio::time::Instant::now();
     let (up, down) = profile.at(Duration::ZERO);
     proxy.set(up, down);
@@ -107,7 +114,23 @@ fn play(profile: Profile, proxy: std::sync::Arc<LinkProxy>) {
                 profile.name, at, up.rate_bps, down.rate_bps
             );
         }
-    });
+    })
+}
+
+/// The counters of both directions as one line of JSON.
+fn stats_line(proxy: &LinkProxy) -> String {
+    let (up, down) = proxy.stats();
+    let json = |s: ShaperStats| {
+        serde_json::json!({
+            "packets_in": s.packets_in,
+            "packets_out": s.packets_out,
+            "bytes_out": s.bytes_out,
+            "dropped_queue": s.dropped_queue,
+            "dropped_loss": s.dropped_loss,
+            "dropped_outage": s.dropped_outage,
+        })
+    };
+    format!("stats {}", serde_json::json!({ "up": json(up), "down": json(down) }))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -130,29 +153,58 @@ async fn run() -> Result<(), String> {
         delay: Duration::ZERO,
         loss: 0.0,
     };
-    let mut profile = None;
+    let mut profile_name = None;
+    let mut describe = None;
+    let mut list = false;
+    let mut profiles_text = link_emulator::profile::BUILTIN.to_string();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let name = flag
             .strip_prefix("--")
             .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
+        if name == "list" {
+            list = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match name {
             "relay" => relay = Some(value.parse().map_err(|e| format!("--relay: {e}"))?),
-            "profile" => profile = Some(Profile::builtin(&value)?),
+            "profile" => profile_name = Some(value),
+            "describe" => describe = Some(value),
+            "profiles" => {
+                profiles_text = std::fs::read_to_string(&value).map_err(|e| format!("--profiles {value}: {e}"))?
+            }
             other => settings.set(other, &value)?,
         }
     }
+    if list {
+        for name in Profile::names(&profiles_text)? {
+            println!("{name}");
+        }
+        return Ok(());
+    }
+    if let Some(name) = describe {
+        let profile = Profile::load(&profiles_text, &name)?;
+        println!("{}", serde_json::to_string(&profile).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    let profile = match profile_name {
+        Some(name) => Some(Profile::load(&profiles_text, &name)?),
+        None => None,
+    };
     let relay = relay.ok_or("--relay <addr> is required")?;
     let proxy = std::sync::Arc::new(
         LinkProxy::start(relay, Impairment::NONE, Impairment::NONE)
             .await
             .map_err(|e| format!("cannot bind: {e}"))?,
     );
-    match profile {
-        Some(p) => play(p, proxy.clone()),
-        None => settings.apply(&proxy),
-    }
+    let mut schedule = match &profile {
+        Some(p) => Some(play(p.clone(), proxy.clone())),
+        None => {
+            settings.apply(&proxy);
+            None
+        }
+    };
     println!("listening on {}", proxy.addr());
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -160,8 +212,28 @@ async fn run() -> Result<(), String> {
         let mut words = line.split_whitespace();
         let reply = match (words.next(), words.next(), words.next()) {
             (None, _, _) => continue,
-            (Some(key), Some(value), None) => settings.set(key, value).map(|()| settings.apply(&proxy)),
-            _ => Err("expected: <down|up|delay|loss> <value>".to_string()),
+            (Some("stats"), None, _) => {
+                println!("{}", stats_line(&proxy));
+                continue;
+            }
+            (Some("play"), None, _) => match &profile {
+                Some(p) => {
+                    if let Some(old) = schedule.take() {
+                        old.abort();
+                    }
+                    schedule = Some(play(p.clone(), proxy.clone()));
+                    Ok(())
+                }
+                None => Err("play needs --profile".to_string()),
+            },
+            (Some(key), Some(value), None) => {
+                // A plain setting replaces the profile's schedule.
+                if let Some(old) = schedule.take() {
+                    old.abort();
+                }
+                settings.set(key, value).map(|()| settings.apply(&proxy))
+            }
+            _ => Err("expected: <down|up|delay|loss> <value>, play or stats".to_string()),
         };
         match reply {
             Ok(()) => println!("ok"),

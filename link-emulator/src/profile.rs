@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::shaper::Impairment;
 
@@ -40,7 +40,7 @@ struct File {
 }
 
 /// The link is down from `at_s` for `for_s` seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
     pub at_s: f64,
@@ -48,7 +48,7 @@ pub struct Outage {
 }
 
 /// From `at_s` on, the rates become these (kbit/s).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub at_s: f64,
@@ -57,7 +57,7 @@ pub struct Step {
 }
 
 /// One resolved profile: rates in kbit/s, delays in ms one way, loss in %.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Profile {
     pub name: String,
     pub down_kbps: u64,
@@ -78,9 +78,14 @@ impl Profile {
 
     /// The names in [`BUILTIN`].
     pub fn builtin_names() -> Vec<String> {
-        toml::from_str::<File>(BUILTIN)
+        Profile::names(BUILTIN).unwrap_or_default()
+    }
+
+    /// The names in a profiles file.
+    pub fn names(text: &str) -> Result<Vec<String>, String> {
+        toml::from_str::<File>(text)
             .map(|f| f.profiles.into_keys().collect())
-            .unwrap_or_default()
+            .map_err(|e| format!("profiles file: {e}"))
     }
 
     /// Profile `name` from a profiles file, its `base` chain resolved.

@@ -77,6 +77,7 @@ fn start_relay_thread() -> ((RelayHandle, media_relay::RelayEvents), u32) {
                 let started = media_relay::spawn(UdpConfig {
                     bind: "127.0.0.1:0".parse().expect("literal"),
                     public_addr: None,
+                    tcp: false,
                 })
                 .await
                 .expect("relay binds");

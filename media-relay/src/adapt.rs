@@ -53,7 +53,7 @@ pub(crate) fn run(
     }
 
     for p in participants.values_mut() {
-        tell_unused_layers(p, &taken, events);
+        tell_unused_layers(now, p, &taken, events);
     }
     for (origin, mid, layer) in keyframes_wanted {
         if let Some(p) = participants.get_mut(&origin) {
@@ -96,6 +96,9 @@ fn allocate_for(
         return;
     }
     let estimate = s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
+    if s.probe.confirmed(estimate) {
+        s.allocator.probe_succeeded();
+    }
     let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
 
     let mut allocated = s.allocator.audio_reserve(audio_tracks);
@@ -140,14 +143,31 @@ fn allocate_for(
         }
     }
 
-    // Probe toward what the subscriber would take, and keep enough traffic
-    // flowing (padding if need be) to find out whether the next step fits
-    // with the allocator's headroom: an estimate cannot grow much beyond
-    // what is actually sent, so without this a paused video would never
-    // come back. No more than that, as rural patients often pay for their
-    // data by the megabyte.
+    // `desired` is what the subscriber would take: str0m probes toward it in
+    // short bursts, which is how the estimate finds room a paused or low
+    // layer does not use. `minimum`
+    // is traffic str0m sustains with padding: only when the next step is
+    // within reach of the estimate (a delay-based estimate grows to about 1.5×
+    // what is sent), padding up to that step lets the estimate confirm it.
+    // Otherwise no padding at all: on a 3G link whose next layer can never
+    // fit, sustained padding would fill the patient's downlink, queue their
+    // audio behind it, and cost them data they often pay for by the megabyte
+    // (measured with `bench/bench rural`: 650 kbit/s of padding under a
+    // 250 kbit/s layer, before this rule).
     let desired = s.allocator.desired_bps(&tracks, audio_tracks).max(allocated);
-    let minimum = allocated.saturating_add(next_step.saturating_mul(3) / 2).min(desired);
+    let next = allocated.saturating_add(next_step);
+    let up_headroom = s.allocator.config().up_headroom;
+    let within_reach = (estimate as f64) * 1.5 >= next as f64 * up_headroom;
+    let minimum = if next_step != u64::MAX && within_reach {
+        next
+    } else {
+        allocated
+    }
+    .min(desired);
+    // And short probes (`probe.rs`) while the next step does not fit yet.
+    let wants_more = next_step != u64::MAX && (estimate as f64) < next as f64 * up_headroom;
+    let desired = s.probe.desired(now, desired, estimate, wants_more);
+    let minimum = minimum.min(desired);
     if s.bwe_target != (minimum, desired) {
         s.bwe_target = (minimum, desired);
         s.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
@@ -169,7 +189,12 @@ fn step_above(track: &VideoTrack, current: Option<Layer>) -> u64 {
 /// Tells a publisher which simulcast layers of each track someone takes,
 /// when that changed. The lowest layer always stays on: resuming it would
 /// cost a keyframe and a ramp-up exactly when a subscriber's link is worst.
-fn tell_unused_layers(p: &mut Participant, taken: &HashMap<TrackKey, LayerSet>, events: &mut VecDeque<RelayEvent>) {
+fn tell_unused_layers(
+    now: Instant,
+    p: &mut Participant,
+    taken: &HashMap<TrackKey, LayerSet>,
+    events: &mut VecDeque<RelayEvent>,
+) {
     for t in &mut p.tracks_in {
         let Some(video) = &mut t.video else { continue };
         if !video.is_simulcast() {
@@ -177,8 +202,8 @@ fn tell_unused_layers(p: &mut Participant, taken: &HashMap<TrackKey, LayerSet>, 
         }
         let mut wanted = taken.get(&(p.id.clone(), t.mid)).copied().unwrap_or_default();
         wanted.insert(Layer::LOW);
-        if wanted != video.told_active {
-            video.told_active = wanted;
+        if wanted != video.told_active() {
+            video.tell_active(now, wanted);
             events.push_back(RelayEvent::LayersWanted {
                 participant: p.id.clone(),
                 mid: t.mid.to_string(),

@@ -231,6 +231,10 @@ impl Allocator {
         }
     }
 
+    pub fn config(&self) -> &AllocatorConfig {
+        &self.cfg
+    }
+
     /// A bandwidth probe succeeded: the pending upgrade, if any, is taken at
     /// the next [`Self::update`] without waiting out the hold time.
     pub fn probe_succeeded(&mut self) {
@@ -280,7 +284,7 @@ impl Allocator {
         let keep = plan(&self.cfg, available, video);
         let upgrade = plan(&self.cfg, (available as f64 / self.cfg.up_headroom) as u64, video);
 
-        self.follow_track_changes(video, &upgrade);
+        self.follow_track_changes(video, &keep);
 
         let over_budget = self.current.iter().any(|(id, &level)| keep[id] < level);
         if over_budget {
@@ -301,17 +305,19 @@ impl Allocator {
         video.iter().map(|t| self.allocation(t)).collect()
     }
 
-    /// Forgets tracks that went away; places new tracks at once (there is no
-    /// earlier level to be cautious about), and moves a track whose layer
-    /// vanished (publisher stopped it, subscriber shrank it) to the nearest
-    /// one it may use.
-    fn follow_track_changes(&mut self, video: &[VideoTrack], upgrade: &Plan) {
-        self.current.retain(|id, _| upgrade.contains_key(id));
+    /// Forgets tracks that went away; places new tracks at once at what fits
+    /// the estimate now (there is no earlier level to be cautious about, and
+    /// the first picture should not wait for an upgrade's headroom: on a
+    /// fresh 300 kbit/s estimate that headroom kept the lowest layer out for
+    /// seconds), and moves a track whose layer vanished (publisher stopped
+    /// it, subscriber shrank it) to the nearest one it may use.
+    fn follow_track_changes(&mut self, video: &[VideoTrack], fits: &Plan) {
+        self.current.retain(|id, _| fits.contains_key(id));
         for track in video {
             let ladder = ladder(&self.cfg, track);
             match self.current.get(&track.id).copied() {
                 None => {
-                    self.current.insert(track.id, upgrade[&track.id]);
+                    self.current.insert(track.id, fits[&track.id]);
                 }
                 Some(Some(layer)) if !ladder.iter().any(|&(l, _)| l == layer) => {
                     let below = ladder.iter().rev().find(|&&(l, _)| l < layer);

@@ -32,6 +32,12 @@ fn with_headroom(video_bps: u64, audio_tracks: u64) -> u64 {
     (video_bps as f64 * 1.2) as u64 + 40_000 * audio_tracks + 100
 }
 
+/// Just enough for `video_bps` of video once audio is served: what a new
+/// track is placed with (no upgrade headroom at first sight).
+fn fitting(video_bps: u64, audio_tracks: u64) -> u64 {
+    video_bps + 40_000 * audio_tracks + 100
+}
+
 struct Sim {
     clock: SimClock,
     alloc: Allocator,
@@ -261,20 +267,20 @@ fn two_tracks_share_fairly() {
     let tracks = vec![camera(1), camera(2)];
     // Room for two floors but not one floor plus a MID: both LOW, not MID + paused.
     let mut sim = Sim::new(tracks.clone(), 2);
-    let allocs = sim.update(with_headroom(2 * 165_000 + 300_000, 2));
+    let allocs = sim.update(fitting(2 * 165_000 + 300_000, 2));
     assert_eq!(
         (target(&allocs, 1), target(&allocs, 2)),
         (Target::Layer(Layer::LOW), Target::Layer(Layer::LOW))
     );
     // One upgrade's worth more: the first track by id gets it, then both.
     let mut sim = Sim::new(tracks.clone(), 2);
-    let allocs = sim.update(with_headroom(165_000 + 500_000, 2));
+    let allocs = sim.update(fitting(165_000 + 500_000, 2));
     assert_eq!(
         (target(&allocs, 1), target(&allocs, 2)),
         (Target::Layer(Layer::MID), Target::Layer(Layer::LOW))
     );
     let mut sim = Sim::new(tracks, 2);
-    let allocs = sim.update(with_headroom(2 * 500_000, 2));
+    let allocs = sim.update(fitting(2 * 500_000, 2));
     assert_eq!(
         (target(&allocs, 1), target(&allocs, 2)),
         (Target::Layer(Layer::MID), Target::Layer(Layer::MID))
@@ -292,7 +298,7 @@ fn high_priority_track_is_upgraded_first() {
     let mut screen = camera(9);
     screen.priority = Priority::High;
     let mut sim = Sim::new(vec![camera(1), screen], 1);
-    let allocs = sim.update(with_headroom(165_000 + 1_500_000, 1));
+    let allocs = sim.update(fitting(165_000 + 1_500_000, 1));
     assert_eq!(
         (target(&allocs, 1), target(&allocs, 9)),
         (Target::Layer(Layer::LOW), Target::Layer(Layer::HIGH))
@@ -436,4 +442,16 @@ fn arbitrary_inputs_never_panic_and_settle_within_the_estimate() {
         );
         clock.advance(Duration::from_millis(rng.below(1500)));
     }
+}
+
+#[test]
+fn a_new_track_starts_at_what_fits_now_without_upgrade_headroom() {
+    // A fresh 300 kbit/s estimate: audio plus a 240 kbit/s lowest layer fit,
+    // though not with an upgrade's 20 % headroom. The first picture must not
+    // wait for the estimate to grow.
+    let mut low = camera(1);
+    low.layers = [Some(200_000), Some(900_000), None];
+    let mut sim = Sim::new(vec![low], 1);
+    let allocs = sim.update(300_000);
+    assert_eq!(target(&allocs, 1), Target::Layer(Layer::LOW));
 }

@@ -25,11 +25,12 @@ use std::time::Instant;
 use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::KeyframeRequestKind;
-use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::net::{DatagramRecv, Protocol, Receive, TcpType};
 use str0m::{Candidate, IceCreds, Rtc};
 
 use crate::adapt::{self, ADAPT_EVERY, INITIAL_ESTIMATE_BPS};
 use crate::allocator::{Allocator, AllocatorConfig, PauseReason};
+use crate::codecs;
 use crate::error::RelayError;
 use crate::layer::Layer;
 use crate::participant::{OutState, Participant, Propagate, TrackOut};
@@ -42,9 +43,13 @@ pub const DEFAULT_MAX_PER_ROOM: usize = 6;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// The address peers send to: the one host candidate in every answer.
+    /// The address peers send to: the UDP host candidate in every answer.
     pub public_addr: SocketAddr,
     pub max_per_room: usize,
+    /// Also announce a passive ICE-TCP candidate at `public_addr` (the I/O
+    /// layer listens for TCP on the same port number), for networks that
+    /// block UDP.
+    pub tcp: bool,
 }
 
 impl RelayConfig {
@@ -52,6 +57,7 @@ impl RelayConfig {
         RelayConfig {
             public_addr,
             max_per_room: DEFAULT_MAX_PER_ROOM,
+            tcp: false,
         }
     }
 }
@@ -59,15 +65,23 @@ impl RelayConfig {
 /// What the network or the clock hands the relay.
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// A datagram that arrived on the relay's socket.
-    Receive { source: SocketAddr, contents: &'a [u8] },
+    /// A datagram that arrived on the relay's UDP socket (`Protocol::Udp`),
+    /// or one frame from an ICE-TCP connection (`Protocol::Tcp`, `source`
+    /// naming the connection).
+    Receive {
+        proto: Protocol,
+        source: SocketAddr,
+        contents: &'a [u8],
+    },
     /// The time returned by [`Relay::poll_timeout`] has come (early is fine).
     Timeout,
 }
 
-/// A datagram to send from the relay's socket.
+/// A datagram to send from the relay's UDP socket, or a frame to write to
+/// the ICE-TCP connection from `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    pub proto: Protocol,
     pub destination: SocketAddr,
     pub contents: Vec<u8>,
 }
@@ -131,7 +145,8 @@ pub struct Relay {
     /// Room name → participant ids, in join order.
     rooms: BTreeMap<String, Vec<String>>,
     by_ufrag: HashMap<String, String>,
-    by_addr: HashMap<SocketAddr, String>,
+    /// Where a peer's non-STUN packets come from: (transport, address).
+    by_addr: HashMap<(Protocol, SocketAddr), String>,
     /// Participants whose `Rtc` may have output: only these are polled, so
     /// a datagram costs work in its own room, not in every room.
     dirty: BTreeSet<String>,
@@ -198,12 +213,9 @@ impl Relay {
         }
         let creds = IceCreds::new();
         let ufrag = creds.ufrag.clone();
-        let mut rtc = Rtc::builder()
+        let mut rtc = codecs::configure(Rtc::builder())
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
             .enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE_BPS)))
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
@@ -211,6 +223,17 @@ impl Relay {
         let candidate =
             Candidate::host(announced, "udp").map_err(|e| RelayError::Rejected(format!("host candidate: {e}")))?;
         rtc.add_local_candidate(candidate);
+        // A link emulator passes UDP only: TCP always goes to the relay itself.
+        let announced_tcp = self.config.tcp.then_some(self.config.public_addr);
+        if let Some(addr) = announced_tcp {
+            let candidate = Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| RelayError::Rejected(format!("tcp candidate: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
 
         // Everything already published in the room will be offered to the
         // newcomer once its own first negotiation is done.
@@ -232,6 +255,7 @@ impl Relay {
                 rtc,
                 ufrag,
                 announced,
+                announced_tcp,
                 negotiated: false,
                 pending: None,
                 tracks_in: Vec::new(),
@@ -241,6 +265,7 @@ impl Relay {
                 allocator: Allocator::new(AllocatorConfig::default()),
                 estimate_bps: None,
                 bwe_target: (0, 0),
+                probe: Default::default(),
                 next_track_id: 0,
                 stats: StatsCollector::default(),
             },
@@ -333,7 +358,11 @@ impl Relay {
                     }
                 }
             }
-            Input::Receive { source, contents } => self.receive(now, source, contents),
+            Input::Receive {
+                proto,
+                source,
+                contents,
+            } => self.receive(now, proto, source, contents),
         }
         self.drive();
     }
@@ -402,13 +431,13 @@ impl Relay {
         all
     }
 
-    fn receive(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+    fn receive(&mut self, now: Instant, proto: Protocol, source: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams_received += 1;
         let is_stun = stun::is_stun(bytes);
         let owner = if is_stun {
             stun::local_ufrag(bytes).and_then(|u| self.by_ufrag.get(u))
         } else {
-            self.by_addr.get(&source)
+            self.by_addr.get(&(proto, source))
         };
         let (Some(owner), Ok(contents)) = (owner.cloned(), DatagramRecv::try_from(bytes)) else {
             self.stats.datagrams_unrouted += 1;
@@ -418,15 +447,25 @@ impl Relay {
             self.stats.datagrams_unrouted += 1;
             return;
         };
+        // The destination is the address the peer knows us by, which is
+        // what its `Rtc` has as local candidate (the socket may be behind a
+        // 1:1 NAT, or a link emulator).
+        let destination = match proto {
+            Protocol::Udp => p.announced,
+            _ => match p.announced_tcp {
+                Some(addr) if proto == Protocol::Tcp => addr,
+                _ => {
+                    self.stats.datagrams_unrouted += 1;
+                    return;
+                }
+            },
+        };
         let input = str0m::Input::Receive(
             now,
-            // The destination is the address the peer knows us by, which is
-            // what its `Rtc` has as local candidate (the socket may be behind
-            // a 1:1 NAT, or a link emulator).
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
-                destination: p.announced,
+                destination,
                 contents,
             },
         );
@@ -437,7 +476,7 @@ impl Relay {
         self.dirty.insert(owner.clone());
         match p.rtc.handle_input(input) {
             Ok(()) if is_stun => {
-                self.by_addr.insert(source, owner);
+                self.by_addr.insert((proto, source), owner);
             }
             Ok(()) => {}
             Err(e) => {

@@ -20,13 +20,16 @@
 //!
 //! | module | one job |
 //! |---|---|
-//! | [`udp`] | the tokio task, the socket, [`RelayHandle`] |
+//! | [`udp`] | the tokio task, the UDP socket, [`RelayHandle`] |
+//! | [`tcp`] | passive ICE-TCP on the same port: RFC 4571 framing, one reader and writer per connection |
 //! | [`engine`] | rooms, demultiplexing, forwarding between participants' `Rtc`s |
 //! | `participant` | one peer's `Rtc`, its tracks, its renegotiation state |
 //! | `adapt` | the periodic pass: allocate per subscriber, probe, pause, tell publishers |
+//! | [`probe`] | when to ask for a bandwidth probe toward a subscriber whose next layer does not fit yet |
 //! | [`publish`] | one published video: RID → layer, measured rate per layer, keyframe throttle |
 //! | [`rate`] | a layer's incoming bitrate, measured |
 //! | [`stats`] | per-participant quality figures ([`ParticipantStats`]) |
+//! | `codecs` | what every peer is offered: Opus with FEC and RED, VP8, H.264 |
 //! | [`stun`] | read the ICE username of a STUN datagram, to route it |
 //! | [`error`] | [`RelayError`], what the API can refuse |
 //! | [`rtp`] | read the RTP header fields we need; wrap-around arithmetic |
@@ -58,7 +61,9 @@
 //! RTP timestamps continuous. Below the floor a video is paused toward that
 //! subscriber ([`RelayEvent::VideoPaused`]) and resumes by itself; str0m's
 //! BWE probes toward what the subscriber would take, padding just enough to
-//! test the next step. Publishers hear which layers nobody takes
+//! test the next step, and asks for short probes while the next layer does
+//! not fit ([`probe`]); a probe that raised the estimate lets the allocator
+//! upgrade without its hold time. Publishers hear which layers nobody takes
 //! ([`RelayEvent::LayersWanted`]). A subscriber's PLI becomes a throttled
 //! keyframe request for the layer it is getting.
 //!
@@ -67,32 +72,35 @@
 //! tests; datagrams that match no participant are dropped and counted
 //! ([`RelayStats`]); a panic here means a bug in the relay, never bad input.
 //!
+//! Audio is Opus with RED: str0m unwraps a publisher's redundancy (recovering
+//! lost frames) and re-wraps per subscriber that negotiated RED (decision
+//! 0004). Networks that block UDP reach the relay over passive ICE-TCP on the
+//! same port number ([`tcp`]); its frames enter the core like datagrams.
+//!
 //! # Not built yet (issue #3)
 //!
-//! * RED for audio (needs RTP mode for audio, decision 0003), ICE-TCP,
-//!   IPv6 or several announced addresses, a larger socket receive buffer.
+//! * IPv6 or several announced addresses, a larger socket receive buffer.
 //! * Priorities (active speaker, screen share) and per-subscriber maximum
 //!   layers from the rendered size: the allocator supports both, nothing
-//!   feeds them yet. [`allocator::Allocator::probe_succeeded`] is not called:
-//!   upgrades wait out the hold time.
-//! * Simulcast from the webrtc-rs interop participant (`tests/webrtc_bot`):
-//!   it sends one encoding; simulcast switching is tested with str0m peers
-//!   and Chromium.
+//!   feeds them yet.
 
 mod adapt;
 pub mod allocator;
+mod codecs;
 pub mod engine;
 pub mod error;
 pub mod keyframe;
 pub mod layer;
 pub mod nack;
 mod participant;
+pub mod probe;
 pub mod publish;
 pub mod rate;
 pub mod rewrite;
 pub mod rtp;
 pub mod stats;
 pub mod stun;
+pub mod tcp;
 pub mod udp;
 pub mod vp8;
 
@@ -101,6 +109,8 @@ pub use engine::{LeaveReason, Relay, RelayConfig, RelayEvent, RelayStats};
 pub use error::RelayError;
 pub use layer::{Layer, LayerSet, MAX_LAYERS};
 pub use stats::{ParticipantStats, VideoLayerStat};
+/// The transport of a packet: `Udp`, or `Tcp` for ICE-TCP.
+pub use str0m::net::Protocol;
 pub use udp::{spawn, RelayEvents, RelayHandle, UdpConfig};
 
 #[cfg(feature = "test-peer")]

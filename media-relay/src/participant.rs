@@ -142,6 +142,8 @@ pub(crate) struct Participant {
     pub ufrag: String,
     /// The relay address this peer was given (its `Rtc`'s local candidate).
     pub announced: std::net::SocketAddr,
+    /// The relay's ICE-TCP candidate for this peer, when TCP is on.
+    pub announced_tcp: Option<std::net::SocketAddr>,
     /// The peer's first offer has been answered; only then may we offer.
     pub negotiated: bool,
     pub pending: Option<SdpPendingOffer>,
@@ -156,6 +158,8 @@ pub(crate) struct Participant {
     pub estimate_bps: Option<u64>,
     /// The (minimum, desired) rates last given to str0m's BWE.
     pub bwe_target: (u64, u64),
+    /// When to ask str0m for a bandwidth probe toward this participant.
+    pub probe: crate::probe::ProbePacer,
     pub next_track_id: u64,
     pub stats: StatsCollector,
 }
@@ -192,6 +196,7 @@ impl Participant {
                     return;
                 }
                 Output::Transmit(t) => transmits.push_back(Transmit {
+                    proto: t.proto,
                     destination: t.destination,
                     contents: t.contents.to_vec(),
                 }),

@@ -2,12 +2,22 @@
 //! simulcast layer, what each layer costs, which keyframe requests are due,
 //! and which layers the publisher was last told to send.
 //!
+//! A layer can be missing for two reasons, and they must be told apart. If we
+//! told the publisher to stop it (nobody took it), it is still available: it
+//! costs its nominal rate and comes back when asked. If the publisher stopped
+//! it *by itself* — a browser drops its upper encodings when its own uplink or
+//! CPU is short, as on a patient's 3G — a subscriber switched to it would wait
+//! for a keyframe that never comes and see a frozen picture. So a layer asked
+//! for and not arriving within [`ABSENT_AFTER`] is offered to nobody for a
+//! while (a back-off that doubles while it stays away), and is available again
+//! the moment it arrives.
+//!
 //! Layer order: a client lists its RIDs in `a=simulcast:send` from lowest to
 //! highest resolution (Cerca's web client sends `q;h;f`, as Chrome's own
 //! examples do). A track without simulcast is one layer, [`Layer::LOW`], so
 //! its video can still be paused when even that does not fit.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::media::Rid;
 
@@ -16,18 +26,58 @@ use crate::layer::{Layer, LayerSet, MAX_LAYERS};
 use crate::rate::RateMeter;
 
 /// What a layer is assumed to cost while it is not arriving (paused at the
-/// publisher, or not started yet), in bit/s: Chrome's defaults for a 640×360
-/// camera sent at quarter, half and full resolution.
+/// publisher, or not started yet), in bit/s, by how many layers the track
+/// has: three as a 640×360 camera at quarter, half and full resolution; two
+/// as Cerca's web client sends a 640×480 camera (half and full, at most 200
+/// and 1000 kbit/s); one as a plain camera at a modest rate.
 pub const NOMINAL_BPS: [u64; MAX_LAYERS] = [150_000, 500_000, 1_200_000];
+const NOMINAL_TWO_BPS: [u64; 2] = [200_000, 1_000_000];
+const NOMINAL_ONE_BPS: u64 = 250_000;
+
+/// The nominal rate of layer `i` of a track with `count` layers.
+pub fn nominal_bps(count: usize, i: usize) -> u64 {
+    match count {
+        0 | 1 => NOMINAL_ONE_BPS,
+        2 => NOMINAL_TWO_BPS[i.min(1)],
+        _ => NOMINAL_BPS[i.min(MAX_LAYERS - 1)],
+    }
+}
+
+/// A layer asked for and silent this long is one the publisher cannot send now.
+pub const ABSENT_AFTER: Duration = Duration::from_millis(1500);
+/// How long such a layer is first left out; doubled while it stays away.
+const ABSENT_BACKOFF: Duration = Duration::from_secs(4);
+const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(32);
+
+/// Whether the publisher sends a layer it was asked for.
+#[derive(Debug, Clone)]
+struct Presence {
+    /// Since when the publisher has been asked to send this layer.
+    asked_since: Option<Instant>,
+    /// Left out of allocation until then.
+    absent_until: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Default for Presence {
+    fn default() -> Presence {
+        Presence {
+            asked_since: None,
+            absent_until: None,
+            backoff: ABSENT_BACKOFF,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PublishedVideo {
     /// RID per layer, lowest first; empty without simulcast.
     rids: Vec<Rid>,
     meters: [RateMeter; MAX_LAYERS],
+    presence: [Presence; MAX_LAYERS],
     pub keyframes: KeyframeRequests,
     /// The layers the publisher was last asked to send (all, at first).
-    pub told_active: LayerSet,
+    told_active: LayerSet,
 }
 
 impl PublishedVideo {
@@ -37,6 +87,7 @@ impl PublishedVideo {
         PublishedVideo {
             rids: rids.into_iter().take(MAX_LAYERS).collect(),
             meters: Default::default(),
+            presence: Default::default(),
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -68,15 +119,53 @@ impl PublishedVideo {
         self.meters[layer.index()].record(now, bytes);
     }
 
-    /// Cost per layer for the allocator: measured where the layer arrives,
-    /// nominal where it exists but does not arrive now.
+    /// The layers the publisher was last asked to send.
+    pub fn told_active(&self) -> LayerSet {
+        self.told_active
+    }
+
+    /// Records what the publisher has just been asked to send.
+    pub fn tell_active(&mut self, now: Instant, set: LayerSet) {
+        for layer in Layer::ALL {
+            let presence = &mut self.presence[layer.index()];
+            if !set.contains(layer) {
+                presence.asked_since = None;
+            } else if !self.told_active.contains(layer) {
+                presence.asked_since = Some(now);
+            }
+        }
+        self.told_active = set;
+    }
+
+    /// Cost per layer for the allocator: measured where the layer arrives;
+    /// nominal where we told the publisher to stop it (or it is just
+    /// starting); `None` where the publisher does not send it, or where it
+    /// was asked for and did not come (see the module doc).
     pub fn layer_rates(&mut self, now: Instant) -> [Option<u64>; MAX_LAYERS] {
         let count = self.layer_count();
         let mut rates = [None; MAX_LAYERS];
         for layer in Layer::ALL.into_iter().take(count) {
             let i = layer.index();
-            let measured = self.meters[i].bps(now).filter(|&r| r > 0);
-            rates[i] = Some(measured.unwrap_or(NOMINAL_BPS[i]));
+            let presence = &mut self.presence[i];
+            if let Some(measured) = self.meters[i].bps(now).filter(|&r| r > 0) {
+                presence.absent_until = None;
+                presence.backoff = ABSENT_BACKOFF;
+                rates[i] = Some(measured);
+                continue;
+            }
+            if presence.absent_until.is_some_and(|t| now < t) {
+                continue;
+            }
+            if self.told_active.contains(layer) {
+                let asked = *presence.asked_since.get_or_insert(now);
+                let quiet_since = self.meters[i].last_seen().map_or(asked, |seen| seen.max(asked));
+                if now.saturating_duration_since(quiet_since) >= ABSENT_AFTER {
+                    presence.absent_until = Some(now + presence.backoff);
+                    presence.backoff = (presence.backoff * 2).min(ABSENT_BACKOFF_MAX);
+                    continue;
+                }
+            }
+            rates[i] = Some(nominal_bps(count, i));
         }
         rates
     }
@@ -111,13 +200,63 @@ mod tests {
         let mut v = PublishedVideo::new(Vec::new());
         assert_eq!(v.layer_of(None), Some(Layer::LOW));
         let rates = v.layer_rates(Instant::now());
-        assert_eq!(rates, [Some(NOMINAL_BPS[0]), None, None]);
+        assert_eq!(rates, [Some(nominal_bps(1, 0)), None, None]);
     }
 
     #[test]
     fn unmeasured_layers_cost_their_nominal_rate() {
         let mut v = PublishedVideo::new(vec!["q".into(), "h".into()]);
-        assert_eq!(v.layer_rates(Instant::now()), [Some(150_000), Some(500_000), None]);
+        assert_eq!(v.layer_rates(Instant::now()), [Some(200_000), Some(1_000_000), None]);
+        let mut three = PublishedVideo::new(vec!["q".into(), "h".into(), "f".into()]);
+        assert_eq!(three.layer_rates(Instant::now()), NOMINAL_BPS.map(Some));
+    }
+
+    #[test]
+    fn a_layer_the_publisher_stopped_by_itself_is_offered_to_nobody_until_it_returns() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["q".into(), "h".into(), "f".into()]);
+        // Every layer asked for; only q and h arrive (the sender's uplink is short).
+        for ms in (0..3000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            v.record(at(ms), Layer::MID, 2000);
+            if ms == 0 {
+                assert_eq!(v.layer_rates(at(0))[2], Some(NOMINAL_BPS[2]), "starting: nominal");
+            }
+        }
+        let rates = v.layer_rates(at(3000));
+        assert!(rates[0].is_some() && rates[1].is_some(), "{rates:?}");
+        assert_eq!(rates[2], None, "asked for 3 s and never came");
+        // Still left out during the back-off, even when no longer asked for.
+        let mut low_and_mid = LayerSet::EMPTY;
+        low_and_mid.insert(Layer::LOW);
+        low_and_mid.insert(Layer::MID);
+        v.tell_active(at(3000), low_and_mid);
+        assert_eq!(v.layer_rates(at(5000))[2], None);
+        // After it, a layer we told to stop is available again at its nominal rate...
+        assert_eq!(v.layer_rates(at(7100))[2], Some(NOMINAL_BPS[2]));
+        // ...asked for again and still absent: left out for twice as long.
+        v.tell_active(at(7100), LayerSet::ALL);
+        assert_eq!(v.layer_rates(at(8700))[2], None);
+        assert_eq!(v.layer_rates(at(16_000))[2], None);
+        // The moment it arrives it counts, at its measured rate.
+        for ms in (16_000..17_000).step_by(33) {
+            v.record(at(ms), Layer::HIGH, 5000);
+        }
+        assert!(v.layer_rates(at(17_000))[2].is_some_and(|r| r > 500_000));
+    }
+
+    #[test]
+    fn a_layer_told_to_stop_keeps_its_nominal_rate() {
+        let t0 = Instant::now();
+        let mut v = PublishedVideo::new(vec!["q".into(), "h".into()]);
+        v.layer_rates(t0); // the first adaptation pass
+        let mut low = LayerSet::EMPTY;
+        low.insert(Layer::LOW);
+        v.tell_active(t0, low);
+        let rates = v.layer_rates(t0 + Duration::from_secs(10));
+        assert_eq!(rates[1], Some(nominal_bps(2, 1)), "not arriving because we said so");
+        assert_eq!(rates[0], None, "asked for and silent for 10 s");
     }
 
     #[test]

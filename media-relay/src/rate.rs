@@ -33,6 +33,11 @@ impl RateMeter {
         self.last_seen = Some(now);
     }
 
+    /// When the layer last delivered anything.
+    pub fn last_seen(&self) -> Option<Instant> {
+        self.last_seen
+    }
+
     /// The smoothed rate in bit/s; `None` before the first full window or
     /// once the layer has been silent for a while.
     pub fn bps(&mut self, now: Instant) -> Option<u64> {

@@ -27,9 +27,19 @@ pub struct Call {
 impl Call {
     /// Starts a relay on 127.0.0.1 in this runtime.
     pub async fn start() -> Call {
+        Call::start_on(false).await
+    }
+
+    /// Starts a relay that also takes ICE-TCP on its port number.
+    pub async fn start_with_tcp() -> Call {
+        Call::start_on(true).await
+    }
+
+    async fn start_on(tcp: bool) -> Call {
         let (relay, events) = crate::spawn(UdpConfig {
             bind: "127.0.0.1:0".parse().expect("literal address"),
             public_addr: None,
+            tcp,
         })
         .await
         .expect("relay binds");

@@ -1,4 +1,5 @@
-//! The relay's only I/O: one tokio task owning the one UDP socket and the
+//! The relay's only I/O: one tokio task owning the one UDP socket, the ICE-TCP
+//! connections' queues ([`crate::tcp`], on the same port number) and the
 //! [`Relay`] core, and a cheap [`RelayHandle`] that talks to it over a bounded
 //! channel. The task moves datagrams in and out, sleeps until the core's next
 //! timeout, and forwards the core's events; every decision is in the core.
@@ -12,21 +13,26 @@
 //! task waits when it is full, so the signaling layer must keep reading
 //! [`RelayEvents`]; dropping the receiver is fine (events are then discarded).
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use str0m::net::Protocol;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Input, Relay, RelayConfig, RelayEvent, RelayStats};
 use crate::error::RelayError;
 use crate::stats::ParticipantStats;
+use crate::tcp::{self, TcpEvent};
 
 const COMMAND_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 256;
 /// Larger than any datagram WebRTC sends (str0m keeps to ~1200 bytes).
 const RECV_BUFFER: usize = 2048;
+/// Frames from all ICE-TCP connections waiting for the relay task.
+const TCP_QUEUE: usize = 1024;
 /// How long the task sleeps when no `Rtc` has a timer (an empty relay).
 const IDLE_WAKE: Duration = Duration::from_secs(1);
 
@@ -38,6 +44,9 @@ pub struct UdpConfig {
     /// The address peers reach the socket at; `None` = the bound address
     /// (right when bound to a concrete, reachable IP).
     pub public_addr: Option<SocketAddr>,
+    /// Also listen for ICE-TCP on the same port number and announce it. If
+    /// that TCP port is taken, the relay runs on UDP alone (and says so).
+    pub tcp: bool,
 }
 
 /// Receives the relay's [`RelayEvent`]s; read it continuously.
@@ -87,15 +96,34 @@ enum Command {
     },
 }
 
-/// Binds the socket and starts the relay task on the current tokio runtime.
+/// Binds the socket (and the TCP listener) and starts the relay task on the
+/// current tokio runtime.
 pub async fn spawn(config: UdpConfig) -> io::Result<(RelayHandle, RelayEvents)> {
     let socket = UdpSocket::bind(config.bind).await?;
     let local_addr = socket.local_addr()?;
     let public_addr = config.public_addr.unwrap_or(local_addr);
+    let tcp_frames = if config.tcp {
+        match TcpListener::bind(local_addr).await {
+            Ok(listener) => {
+                let (tx, rx) = mpsc::channel(TCP_QUEUE);
+                tokio::spawn(tcp::serve(listener, tx));
+                Some(rx)
+            }
+            Err(e) => {
+                tracing::warn!(addr = %local_addr, error = %e, "ICE-TCP off: cannot listen on the media port");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
-    let relay = Relay::new(RelayConfig::new(public_addr));
-    tokio::spawn(run(socket, relay, command_rx, event_tx));
+    let relay = Relay::new(RelayConfig {
+        tcp: tcp_frames.is_some(),
+        ..RelayConfig::new(public_addr)
+    });
+    tokio::spawn(run(socket, tcp_frames, relay, command_rx, event_tx));
     Ok((
         RelayHandle {
             commands,
@@ -182,17 +210,31 @@ impl RelayHandle {
 
 async fn run(
     socket: UdpSocket,
+    mut tcp_frames: Option<mpsc::Receiver<TcpEvent>>,
     mut relay: Relay,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<RelayEvent>,
 ) {
     let mut buf = vec![0u8; RECV_BUFFER];
+    // Each open ICE-TCP connection's write queue, by its peer address.
+    let mut tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     loop {
         while let Some(t) = relay.poll_transmit() {
-            // UDP is lossy anyway; a failed send (e.g. an unreachable peer)
-            // is what ICE consent and NACK exist for.
-            if let Err(e) = socket.send_to(&t.contents, t.destination).await {
-                tracing::debug!(error = %e, to = %t.destination, "send failed");
+            match t.proto {
+                Protocol::Tcp => {
+                    // A connection that cannot keep up loses packets, as a
+                    // congested UDP path would; the relay never waits on it.
+                    if let Some(writer) = tcp_writers.get(&t.destination) {
+                        let _ = writer.try_send(t.contents);
+                    }
+                }
+                // UDP is lossy anyway; a failed send (e.g. an unreachable
+                // peer) is what ICE consent and NACK exist for.
+                _ => {
+                    if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+                        tracing::debug!(error = %e, to = %t.destination, "send failed");
+                    }
+                }
             }
         }
         while let Some(e) = relay.poll_event() {
@@ -202,9 +244,25 @@ async fn run(
         let deadline = relay.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE_WAKE);
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, source)) => relay.handle_input(Instant::now(), Input::Receive { source, contents: &buf[..n] }),
+                Ok((n, source)) => relay.handle_input(
+                    Instant::now(),
+                    Input::Receive { proto: Protocol::Udp, source, contents: &buf[..n] },
+                ),
                 // E.g. an ICMP port-unreachable reported on some platforms.
                 Err(e) => tracing::debug!(error = %e, "recv failed"),
+            },
+            event = next_tcp_event(&mut tcp_frames) => match event {
+                Some(TcpEvent::Opened { peer, writer }) => {
+                    tcp_writers.insert(peer, writer);
+                }
+                Some(TcpEvent::Frame { peer, contents }) => relay.handle_input(
+                    Instant::now(),
+                    Input::Receive { proto: Protocol::Tcp, source: peer, contents: &contents },
+                ),
+                Some(TcpEvent::Closed { peer }) => {
+                    tcp_writers.remove(&peer);
+                }
+                None => tcp_frames = None,
             },
             command = commands.recv() => match command {
                 Some(c) => execute(&mut relay, c),
@@ -214,6 +272,14 @@ async fn run(
         }
     }
     tracing::debug!("relay task stopped: every handle dropped");
+}
+
+/// The next ICE-TCP event; never, without TCP.
+async fn next_tcp_event(frames: &mut Option<mpsc::Receiver<TcpEvent>>) -> Option<TcpEvent> {
+    match frames {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn execute(relay: &mut Relay, command: Command) {

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use media_relay::engine::{Input, Relay, RelayConfig};
+use media_relay::Protocol;
 use str0m::change::SdpAnswer;
 use str0m::media::{Direction, MediaKind};
 use str0m::{Candidate, Output, Rtc};
@@ -69,6 +70,7 @@ fn hostile_datagrams_never_panic_and_are_all_accounted_for() {
     relay.handle_input(
         now,
         Input::Receive {
+            proto: Protocol::Udp,
             source: peer_addr,
             contents: &stun,
         },
@@ -115,7 +117,16 @@ fn hostile_datagrams_never_panic_and_are_all_accounted_for() {
             SocketAddr::from(([10, 9, 9, (i % 250) as u8], 40000))
         };
         now += Duration::from_micros(50);
-        relay.handle_input(now, Input::Receive { source, contents: &d });
+        // Some as ICE-TCP frames: a relay without TCP drops them the same way.
+        let proto = if i % 7 == 0 { Protocol::Tcp } else { Protocol::Udp };
+        relay.handle_input(
+            now,
+            Input::Receive {
+                proto,
+                source,
+                contents: &d,
+            },
+        );
         while relay.poll_transmit().is_some() {}
         while relay.poll_event().is_some() {}
     }
@@ -134,6 +145,7 @@ fn hostile_datagrams_never_panic_and_are_all_accounted_for() {
     relay.handle_input(
         now,
         Input::Receive {
+            proto: Protocol::Udp,
             source: peer_addr,
             contents: &stun,
         },

@@ -42,6 +42,9 @@ pub struct Config {
     /// The IP announced to browsers as the relay's ICE host candidate (behind
     /// NAT: the public one). Unset means the IP of `media_addr`.
     pub media_public_ip: Option<IpAddr>,
+    /// Passive ICE-TCP on the relay's port number too, for clinics whose
+    /// networks block UDP (browsers fall back to it by themselves).
+    pub media_tcp: bool,
     /// Link emulation only (the browser tests and `bench rural`): the address
     /// announced to *patients* as the relay's, i.e. a `link-emulator` in
     /// front of the relay's port, so the patient's media crosses an emulated
@@ -72,6 +75,7 @@ impl Default for Config {
             privacy: BTreeMap::new(),
             media_addr: "127.0.0.1:0".parse().expect("literal address"),
             media_public_ip: None,
+            media_tcp: true,
             media_patient_via: None,
             ws_ping_every: Duration::from_secs(10),
             ws_idle_limit: Duration::from_secs(30),
@@ -113,6 +117,7 @@ impl Config {
             "public_url" => self.public_url = Some(value.trim_end_matches('/').to_string()),
             "media_addr" => self.media_addr = value.parse()?,
             "media_public_ip" => self.media_public_ip = Some(value.parse()?),
+            "media_tcp" => self.media_tcp = value.parse()?,
             "media_patient_via" => self.media_patient_via = Some(value.parse()?),
             other => match other.strip_prefix("privacy.") {
                 Some(field) if crate::api::consent::NOTICE_FIELDS.contains(&field) => {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use media_relay::{RelayHandle, UdpConfig};
 
+use crate::api::network_check::NetworkChecks;
 use crate::audit::AuditLog;
 use crate::auth::ratelimit::RateLimiter;
 use crate::config::Config;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub relay: RelayHandle,
     /// Who is connected to `/ws` and in which consult's room.
     pub rooms: Arc<Rooms>,
+    /// The patients' network checks running in the relay.
+    pub network_checks: Arc<NetworkChecks>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             config: Arc::new(config),
             relay,
             rooms,
+            network_checks: Arc::default(),
         };
         tokio::spawn(crate::quality::run(state.clone()));
         Ok(state)
@@ -60,6 +64,7 @@ fn relay_config(config: &Config) -> std::io::Result<UdpConfig> {
         return Ok(UdpConfig {
             bind: config.media_addr,
             public_addr: None,
+            tcp: config.media_tcp,
         });
     };
     let bind = if config.media_addr.port() == 0 {
@@ -70,5 +75,6 @@ fn relay_config(config: &Config) -> std::io::Result<UdpConfig> {
     Ok(UdpConfig {
         bind,
         public_addr: Some(SocketAddr::new(ip, bind.port())),
+        tcp: config.media_tcp,
     })
 }

@@ -133,6 +133,8 @@ describe('consult from scheduling to signed note', () => {
       });
       await p.waitForFunction(() => Number(document.querySelector('[role=meter]').dataset.peak) >= 8);
       await p.getByText('le escuchamos').waitFor();
+      // The network check reached the relay (loopback: a fast round trip).
+      await p.locator('.check-list li.ok[data-network="good"]', { hasText: 'buena para la videollamada' }).waitFor();
       await shot(p, 'patient-02-devices');
 
       await p.getByRole('button', { name: 'Probar el sonido' }).click();

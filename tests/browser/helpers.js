@@ -106,14 +106,16 @@ export async function seed(baseURL) {
   return { specialistId: specialist.id, staffId: staff.id };
 }
 
-export async function launch() {
+/** Headless Debian Chromium with a fake camera and microphone; `fakeDevice` options such as 'fps=30'. */
+export async function launch({ fakeDevice = null } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      fakeDevice ? `--use-fake-device-for-media-stream=${fakeDevice}` : '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection',
     ],
   });
@@ -234,12 +236,14 @@ export async function freeUdpPort() {
 }
 
 /**
- * Starts `link-emulator` in front of the relay at `relay` (host:port).
- * Returns its address and `set(command)`, which sends one stdin command
- * ("down 100", "down off") and resolves on its `ok`.
+ * Starts `link-emulator` in front of the relay at `relay` (host:port), with
+ * more of its flags in `args` (e.g. `['--profile', 'edge']`). Returns its
+ * address and `set(command)`, which sends one stdin command ("down 100",
+ * "down off", "play") and resolves on its `ok`, or with the JSON of a
+ * `stats` reply.
  */
-export async function startLinkEmulator(relay) {
-  const child = spawn(LINK_EMULATOR_BIN, ['--relay', relay], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startLinkEmulator(relay, args = []) {
+  const child = spawn(LINK_EMULATOR_BIN, ['--relay', relay, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdout.setEncoding('utf8');
   const lines = [];
   const waiters = [];
@@ -263,7 +267,9 @@ export async function startLinkEmulator(relay) {
     async set(command) {
       child.stdin.write(`${command}\n`);
       const reply = await nextLine();
+      if (reply.startsWith('stats ')) return JSON.parse(reply.slice(6));
       if (reply !== 'ok') throw new Error(`link-emulator ${command}: ${reply}`);
+      return null;
     },
     stop() {
       child.stdin.end();

@@ -3,11 +3,15 @@
 # binary. Needs target/debug/cerca and target/debug/link-emulator
 # (cargo build -p signaling -p link-emulator) or CERCA_BIN / LINK_EMULATOR_BIN.
 # Installs Debian's chromium if missing, then the pinned playwright-core.
+# `run.sh --deps-only` installs and stops (the rural benchmark uses it).
 set -euo pipefail
 cd "$(dirname "$0")"
 
+deps_only=""
+[ "${1:-}" = "--deps-only" ] && deps_only=1
+
 export CERCA_BIN="${CERCA_BIN:-$(cd ../.. && pwd)/target/debug/cerca}"
-if [ ! -x "$CERCA_BIN" ]; then
+if [ -z "$deps_only" ] && [ ! -x "$CERCA_BIN" ]; then
   echo "run.sh: no server binary at $CERCA_BIN; run 'cargo build -p signaling -p link-emulator' first or set CERCA_BIN" >&2
   exit 2
 fi
@@ -31,6 +35,8 @@ if [ -f package-lock.json ]; then
 else
   npm install --no-audit --no-fund --loglevel=error
 fi
+
+[ -n "$deps_only" ] && exit 0
 
 mkdir -p ../../artifacts/screenshots
 # One file at a time: each starts its own server and browser, and the

@@ -316,6 +316,19 @@ pub async fn records(state: &AppState, consult_id: i64) -> ApiResult<Vec<Consent
 }
 
 /// The consult's live consents (current notice version, not revoked).
+/// Refuses (409 `consent_required`) until the consult's patient has accepted
+/// the current privacy notice: nothing about the patient's call (waiting
+/// room, media signaling, the network check) starts before express consent.
+pub async fn require_privacy(state: &AppState, consult_id: i64) -> ApiResult<()> {
+    if status(state, consult_id).await?.privacy {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "consent_required",
+        "the privacy notice must be accepted first",
+    ))
+}
+
 pub async fn status(state: &AppState, consult_id: i64) -> ApiResult<ConsentStatus> {
     let kinds: Vec<String> = on_db!(&state.db, pool => {
         sqlx::query_scalar(

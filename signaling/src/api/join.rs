@@ -14,7 +14,7 @@ use super::consults::{self, Consult};
 use super::join_links;
 use crate::audit::Actor;
 use crate::clinical::status::ConsultStatus;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ClientInfo};
 use crate::on_db;
 use crate::state::AppState;
@@ -142,12 +142,7 @@ pub async fn arrive(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Json<Arrival>> {
     let consult = join_links::resolve(&state, &token).await?.consult;
-    if !consent::status(&state, consult.id).await?.privacy {
-        return Err(ApiError::conflict(
-            "consent_required",
-            "the privacy notice must be accepted first",
-        ));
-    }
+    consent::require_privacy(&state, consult.id).await?;
     // Arriving twice (a reload) is not an error.
     if consult.status()? == ConsultStatus::Scheduled {
         consults::transition(&state, &consult, ConsultStatus::Waiting, None).await?;

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod consults;
 pub mod join;
 pub mod join_links;
+pub mod network_check;
 pub mod notes;
 pub mod patients;
 pub mod time;
@@ -64,6 +65,8 @@ pub const BODY_LIMIT: usize = 256 * 1024;
         join::give_consent,
         join::revoke_consent,
         join::arrive,
+        network_check::start,
+        network_check::stop,
         notes::get,
         notes::save,
         notes::sign,
@@ -108,6 +111,11 @@ pub fn router() -> Router<AppState> {
         .route("/join/{token}/consent", post(join::give_consent))
         .route("/join/{token}/consent/revoke", post(join::revoke_consent))
         .route("/join/{token}/arrive", post(join::arrive))
+        .route("/join/{token}/network-check", post(network_check::start))
+        .route(
+            "/join/{token}/network-check/{check_id}",
+            axum::routing::delete(network_check::stop),
+        )
         .route("/cie10", get(cie10::search))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)

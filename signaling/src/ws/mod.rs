@@ -59,12 +59,7 @@ pub async fn upgrade(
         Some(token) => {
             let consult = join_links::resolve(&state, &token).await?.consult;
             // The socket carries media signaling: no media before express consent.
-            if !consent::status(&state, consult.id).await?.privacy {
-                return Err(ApiError::conflict(
-                    "consent_required",
-                    "the privacy notice must be accepted first",
-                ));
-            }
+            consent::require_privacy(&state, consult.id).await?;
             Identity::Patient { consult_id: consult.id }
         }
         None => {

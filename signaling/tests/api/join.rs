@@ -13,6 +13,7 @@ both_backends!(
     kiosk_consent_names_the_witness,
     link_outside_window_or_revoked_is_refused,
     privacy_notice_names_the_configured_operator,
+    network_check_runs_alone_in_the_relay_and_ends,
 );
 
 fn consent_body(recording: bool) -> serde_json::Value {
@@ -419,4 +420,88 @@ async fn privacy_notice_names_the_configured_operator(backend: Backend) {
     )
     .await;
     assert!(health["privacy_notice_unconfigured"].as_array().unwrap().is_empty());
+}
+
+/// Participants the relay holds, from `/metrics`.
+async fn relay_participants(app: &TestApp) -> u64 {
+    let text = app
+        .client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("cerca_relay_participants "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no participant count in\n{text}"))
+}
+
+async fn network_check_runs_alone_in_the_relay_and_ends(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let created = schedule(&app, &w, 10).await;
+    let token = created["join_link"]["token"].as_str().unwrap().to_string();
+    let patient = app.client();
+    let url = app.url(&format!("/api/join/{token}/network-check"));
+    // A fresh peer's offer each time (an offer is good for one negotiation).
+    let offer = || async { crate::common::media::Client::start("patient", 2).await.create_offer() };
+
+    // Not before consent: nothing reaches the relay before the notice is accepted.
+    expect_error(
+        patient
+            .post(&url)
+            .json(&json!({"sdp": offer().await}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+        "consent_required",
+    )
+    .await;
+    give_consent(&app, &token).await;
+    for (body, code) in [
+        (json!({"sdp": "not an sdp"}), "bad_sdp"),
+        (json!({"sdp": ""}), "bad_sdp"),
+        (json!({"sdp": "v=0\r\n".repeat(10_000)}), "bad_sdp"),
+        (json!({"offer": "x"}), "malformed"),
+    ] {
+        let res = patient.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let got: serde_json::Value = res.json().await.unwrap();
+        assert!(got["error"]["code"] == code || code == "malformed", "{got}");
+    }
+    assert_eq!(
+        relay_participants(&app).await,
+        0,
+        "refused checks leave nothing in the relay"
+    );
+
+    let start = || async {
+        let res = patient.post(&url).json(&json!({"sdp": offer().await})).send();
+        expect(res.await.unwrap(), StatusCode::OK).await
+    };
+    let check = start().await;
+    let sdp = check["sdp"].as_str().unwrap();
+    assert!(sdp.contains("a=ice-lite") && sdp.contains("a=candidate:"), "{sdp}");
+    assert_eq!(check["expires_in_s"], 20);
+    assert_eq!(relay_participants(&app).await, 1);
+    // A second check replaces the first: still one.
+    let second = start().await;
+    assert_ne!(second["check_id"], check["check_id"]);
+    assert_eq!(relay_participants(&app).await, 1);
+    // Ending the old one is a 404; ending the current one empties the relay.
+    let stop = |id: &serde_json::Value| format!("{url}/{}", id.as_str().unwrap());
+    expect_error(
+        patient.delete(stop(&check["check_id"])).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let res = patient.delete(stop(&second["check_id"])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(relay_participants(&app).await, 0);
+    app.stop().await;
 }

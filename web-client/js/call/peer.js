@@ -4,22 +4,37 @@
 // the relay's `answer`, and the relay's re-`offer`s answered as they come.
 // Remote tracks are grouped by stream id, which names the participant.
 //
-// Video goes out as three simulcast encodings (quarter, half and full
-// resolution, RIDs q/h/f, lowest first as the relay expects); the relay
-// forwards to each viewer the one its link can carry, and a `layers`
-// message turns off the encodings nobody takes, which saves the sender's
-// uplink and CPU (docs/protocol.md, "Adaptation").
+// Video goes out as two simulcast encodings (half and full resolution,
+// RIDs h/f, lowest first as the relay expects); the relay forwards to each
+// viewer the one its link can carry, and a `layers` message turns off the
+// encodings nobody takes, which saves the sender's uplink and CPU
+// (docs/protocol.md, "Adaptation").
 //
 // Test hook: the connection is exposed as `window.__cercaPeer` so the
 // browser tests can read getStats(); nothing else uses it.
 
-// Bitrates cap each layer near what the relay's allocator assumes for a
-// 640×360 camera; 15 fps on the lowest keeps it useful on 2G/EDGE links.
+// Why two and not three: for a 640×480 camera Chrome encodes at most two
+// simulcast layers (its per-resolution layer limit), and silently drops the
+// top one of three, which left 240p as the best anyone could get (measured
+// with `bench/bench rural`). Why no maxFramerate: Chrome applies one layer's
+// frame-rate cap to all of them. The half-resolution layer is cheap enough
+// (at most 200 kbit/s) to start at once on a 3G link and to survive a 300 kbit/s
+// uplink; the full one is for 4G, satellite and fiber.
 const SIMULCAST = [
-  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000, maxFramerate: 15 },
-  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 200_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_000_000 },
 ];
+
+// DTX: in silence the microphone's Opus sends almost nothing, which on a
+// 100 kbit/s link is room for the other side's voice. A sender uses DTX when
+// the description it applies asks for it (usedtx=1); the relay offers Opus
+// with FEC and RED but cannot also say usedtx (media-relay/src/codecs.rs),
+// so we add it to the relay's description before applying it.
+export function withDtx(sdp) {
+  const opus = new Set([...sdp.matchAll(/^a=rtpmap:(\d+) opus\/48000/gim)].map((m) => m[1]));
+  return sdp.replace(/^a=fmtp:(\d+) (.*?)(\r?)$/gm, (line, pt, params, cr) =>
+    (opus.has(pt) && !/usedtx=/.test(params) ? `a=fmtp:${pt} ${params};usedtx=1${cr}` : line));
+}
 
 export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGone, onConnection }) {
   const pc = new RTCPeerConnection({ iceServers: [] });
@@ -82,9 +97,9 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
       layersWanted = { mid: msg.mid, active: Array.isArray(msg.active) ? msg.active : [] };
       queue(() => {});
     }),
-    signaling.on('answer', (msg) => queue(() => pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp }))),
+    signaling.on('answer', (msg) => queue(() => pc.setRemoteDescription({ type: 'answer', sdp: withDtx(msg.sdp) }))),
     signaling.on('offer', (msg) => queue(async () => {
-      await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+      await pc.setRemoteDescription({ type: 'offer', sdp: withDtx(msg.sdp) });
       await pc.setLocalDescription(await pc.createAnswer());
       signaling.send({ type: 'answer', sdp: pc.localDescription.sdp });
     })),

@@ -34,6 +34,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     signaling.on('video-paused', (m) => {
       view.setVideoPaused(m.participant_id, m.reason);
       if (m.reason === 'bandwidth') say(t('call_video_paused'));
+      if (m.reason === 'sender_network') say(t('call_video_paused_sender'));
     }),
     signaling.on('video-resumed', (m) => view.setVideoPaused(m.participant_id, null)),
     signaling.on('ended', () => finish('ended')),

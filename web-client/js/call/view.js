@@ -11,6 +11,8 @@ import { t } from '../i18n.js';
 import { icon } from './icons.js';
 import { createChat } from './chat.js';
 
+const PAUSE_TEXT = { bandwidth: 'call_video_paused', sender_network: 'call_video_paused_sender' };
+
 function playVideo(video, onBlocked) {
   video.play().catch(() => {
     // Autoplay with sound refused (no user gesture yet): play muted, offer sound.
@@ -76,8 +78,10 @@ export function createCallView({ staff, actions }) {
     tile.el.dataset.audio = String(p?.audio !== false);
     tile.el.dataset.video = String(p?.video !== false);
     const hasVideo = Boolean(tile.stream?.getVideoTracks().length) && p?.video !== false;
-    const paused = tile.paused === 'bandwidth' && hasVideo && !state.audioOnly;
-    tile.noVideo.textContent = state.audioOnly ? t('call_audio_only_tile') : paused ? t('call_video_paused') : t('call_no_video');
+    // Paused by the relay: for our link ('bandwidth') or for the sender's
+    // ('sender_network'); either way say so instead of showing a frozen frame.
+    const paused = PAUSE_TEXT[tile.paused] !== undefined && hasVideo && !state.audioOnly;
+    tile.noVideo.textContent = state.audioOnly ? t('call_audio_only_tile') : paused ? t(PAUSE_TEXT[tile.paused]) : t('call_no_video');
     tile.noVideo.hidden = hasVideo && !state.audioOnly && !paused;
     // The opaque notice covers the last frame, which would look like a frozen call.
     tile.el.dataset.paused = String(paused);

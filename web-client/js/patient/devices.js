@@ -7,6 +7,7 @@ import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
 import { go, say } from './main.js';
 import { inAppBrowser, classify, openDevices, watchLevel, playTestSound, stopStream } from './media.js';
+import { checkNetwork } from './network.js';
 
 function fixList(kind) {
   const steps = t(`fix_${kind}_steps`).split('|');
@@ -16,7 +17,7 @@ function fixList(kind) {
 }
 
 function checkItem(label, state, detail) {
-  const marks = { ok: '✓', bad: '✕', pending: '…' };
+  const marks = { ok: '✓', bad: '✕', pending: '…', warn: '!' };
   return h('li', { class: state },
     h('span', { class: 'mark', 'aria-hidden': 'true' }, marks[state]),
     h('span', {}, h('strong', {}, `${label}: `), detail));
@@ -25,7 +26,7 @@ function checkItem(label, state, detail) {
 export function deviceStep(main, flow) {
   // Redrawn on a language switch: keep the stream, restart the meter.
   flow.stopMeter?.();
-  const dev = flow.devices ??= { stream: null, camera: 'pending', mic: 'pending', speaker: 'pending', problem: null, heard: false };
+  const dev = flow.devices ??= { stream: null, camera: 'pending', mic: 'pending', speaker: 'pending', problem: null, heard: false, network: null };
   const inApp = inAppBrowser();
 
   const video = h('video', { autoplay: true, muted: true, playsInline: true, 'aria-label': t('camera_preview') });
@@ -36,6 +37,7 @@ export function deviceStep(main, flow) {
   const checks = h('ul', { class: 'check-list', 'aria-live': 'polite' });
   const problemArea = h('div');
   const speakerArea = h('div');
+  const networkArea = h('div', { 'aria-live': 'polite' });
   const startBtn = h('button', { type: 'button', class: 'btn primary block' }, t('devices_start'));
   const enterBtn = h('button', { type: 'button', class: 'btn primary block' }, t('enter_waiting_room'));
   const enterError = h('div', { 'aria-live': 'assertive' });
@@ -44,10 +46,46 @@ export function deviceStep(main, flow) {
     const camDetail = { pending: t('check_pending'), ok: t('camera_ok'), bad: t('camera_bad') }[dev.camera];
     const micDetail = { pending: t('mic_pending'), ok: t('mic_ok'), bad: t('mic_bad') }[dev.mic];
     const spkDetail = { pending: t('speaker_pending'), ok: t('speaker_ok'), bad: t('speaker_bad') }[dev.speaker];
+    const net = dev.network?.level ?? 'pending';
+    const netState = { pending: 'pending', good: 'ok', fair: 'warn', poor: 'warn', none: 'bad' }[net];
+    const netItem = checkItem(t('network'), netState, t(`network_${net}`));
+    netItem.dataset.network = net;
     replace(checks,
       checkItem(t('camera'), dev.camera, camDetail),
       checkItem(t('microphone'), dev.mic, micDetail),
-      checkItem(t('speaker'), dev.speaker, spkDetail));
+      checkItem(t('speaker'), dev.speaker, spkDetail),
+      netItem);
+    renderNetworkHelp();
+  }
+
+  // What to do about a slow or blocked network, in plain words; the call
+  // may still work, so nothing here stops the patient from going on.
+  function renderNetworkHelp() {
+    const level = dev.network?.level;
+    if (level !== 'poor' && level !== 'none') { replace(networkArea); return; }
+    const retry = h('button', { type: 'button', class: 'btn block' }, t('network_retry'));
+    retry.addEventListener('click', () => runNetworkCheck());
+    replace(networkArea, h('div', { class: level === 'none' ? 'notice error' : 'notice warn', role: 'alert' },
+      h('p', {}, h('strong', {}, t(`fix_network_${level}_title`))),
+      h('ol', { class: 'fix' }, t(`fix_network_${level}_steps`).split('|').map((x) => h('li', {}, x)))), retry);
+  }
+
+  async function runNetworkCheck() {
+    if (dev.networkRunning) return;
+    dev.networkRunning = true;
+    dev.network = null;
+    renderChecks();
+    try {
+      dev.network = await checkNetwork(flow.token);
+    } catch {
+      // The server or the relay could not be reached for the check; a link
+      // problem (expired, no consent) is told when entering the waiting room.
+      dev.network = { level: 'none', rttMs: null, tcp: false };
+    }
+    dev.networkRunning = false;
+    if (flow.devices !== dev) return; // left the step meanwhile
+    renderChecks();
+    say(`${t('network')}: ${t(`network_${dev.network.level}`)}`);
   }
 
   function renderPreview() {
@@ -147,6 +185,7 @@ export function deviceStep(main, flow) {
 
   renderChecks();
   renderPreview();
+  if (!dev.network && !dev.networkRunning) runNetworkCheck();
   if (dev.stream) {
     startBtn.hidden = true;
     startMeter();
@@ -168,7 +207,8 @@ export function deviceStep(main, flow) {
       soundBtn,
       speakerArea,
       h('h2', {}, t('devices_summary')),
-      checks),
+      checks,
+      networkArea),
     h('section', { class: 'step' },
       h('p', {}, t('enter_intro')),
       enterError,

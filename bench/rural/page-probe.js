@@ -1,0 +1,74 @@
+// What the benchmark watches inside each browser page. `installProbe` is
+// serialised by Playwright into every page of a context (addInitScript), so
+// it must be self-contained: no imports, no closures over this module.
+//
+// It keeps, in `window.__benchProbe`:
+// - `samples`: every `everyMs`, the counters of the call's RTCPeerConnection
+//   (`window.__cercaPeer`, the web client's test hook) that the report
+//   needs, plus what the screen says (video paused notices, connection);
+// - `frames`: per remote participant, the wall-clock time of every video
+//   frame the page actually presented (requestVideoFrameCallback), which is
+//   what freezes are measured from: a stall the patient sees, not one the
+//   decoder counts.
+
+export function installProbe(everyMs) {
+  const samples = [];
+  const frames = {};
+  const pcIds = new WeakMap();
+  let nextPc = 1;
+  window.__benchProbe = { samples, frames };
+
+  const pick = (r, keys) => Object.fromEntries(keys.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]));
+  const IN_AUDIO = ['mid', 'packetsReceived', 'packetsLost', 'bytesReceived', 'jitter', 'concealedSamples',
+    'silentConcealedSamples', 'totalSamplesReceived', 'concealmentEvents', 'fecPacketsReceived',
+    'jitterBufferDelay', 'jitterBufferEmittedCount'];
+  const IN_VIDEO = ['mid', 'packetsReceived', 'packetsLost', 'bytesReceived', 'jitter', 'framesDecoded',
+    'framesReceived', 'framesDropped', 'keyFramesDecoded', 'frameWidth', 'frameHeight', 'framesPerSecond',
+    'freezeCount', 'totalFreezesDuration', 'pauseCount', 'totalPausesDuration', 'nackCount', 'pliCount'];
+  const OUT = ['mid', 'rid', 'kind', 'bytesSent', 'packetsSent', 'frameWidth', 'frameHeight', 'framesPerSecond',
+    'framesEncoded', 'qualityLimitationReason', 'active', 'targetBitrate', 'retransmittedPacketsSent'];
+
+  async function sample() {
+    const pc = window.__cercaPeer;
+    const screen = {
+      paused: [...document.querySelectorAll('.tile[data-participant]')]
+        .filter((el) => el.dataset.paused === 'true').map((el) => el.dataset.participant),
+      connection: document.querySelector('.call-connection')?.dataset.state ?? null,
+      ended: Boolean(document.querySelector('.call-ended')),
+    };
+    if (!pc) {
+      samples.push({ t: Date.now(), pc: 0, screen });
+      return;
+    }
+    if (!pcIds.has(pc)) pcIds.set(pc, nextPc++);
+    const report = await pc.getStats();
+    const s = { t: Date.now(), pc: pcIds.get(pc), screen, inAudio: [], inVideo: [], out: [], pair: null };
+    report.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') s.inAudio.push(pick(r, IN_AUDIO));
+      else if (r.type === 'inbound-rtp' && r.kind === 'video') s.inVideo.push(pick(r, IN_VIDEO));
+      else if (r.type === 'outbound-rtp') s.out.push(pick(r, OUT));
+      else if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+        s.pair = pick(r, ['currentRoundTripTime', 'availableOutgoingBitrate', 'bytesSent', 'bytesReceived']);
+      }
+    });
+    samples.push(s);
+  }
+  setInterval(() => { sample().catch(() => {}); }, everyMs);
+
+  // Remote videos appear when the call starts (and again after a media
+  // restart): watch each once.
+  const watched = new WeakSet();
+  setInterval(() => {
+    document.querySelectorAll('.tile[data-participant] video').forEach((video) => {
+      if (watched.has(video) || typeof video.requestVideoFrameCallback !== 'function') return;
+      watched.add(video);
+      const pid = video.closest('.tile').dataset.participant;
+      const list = (frames[pid] ??= []);
+      const onFrame = (now, meta) => {
+        list.push([Math.round(performance.timeOrigin + now), meta.width, meta.height]);
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    });
+  }, 100);
+}

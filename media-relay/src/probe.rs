@@ -1,0 +1,159 @@
+//! When to ask str0m for a bandwidth probe toward one subscriber.
+//!
+//! A subscriber on a low layer (or paused) sends the relay's estimator too
+//! little traffic to learn that the link could carry more: a delay-based
+//! estimate grows to about 1.5× what is actually sent, and str0m's own
+//! periodic probes only start when the leg is clearly application-limited.
+//! Padding up to the next layer would find out, but on a rural link whose next
+//! layer never fits it would fill the patient's downlink for the whole call.
+//!
+//! So, while a subscriber would take more than the estimate allows, the relay
+//! asks for a probe now and then: str0m sends one when the desired bitrate
+//! *rises* above the estimate (an "allocation probe": a burst of a few tens of
+//! milliseconds at up to twice the estimate), so the pacer lowers the desired
+//! rate for one adaptation pass and restores it on the next. A probe that did
+//! not raise the estimate doubles the wait before the next one (2 s up to
+//! 32 s), so a link that is really full is left alone; one that did keeps the
+//! pace, which doubles the estimate every few seconds until the layer fits.
+
+use std::time::{Duration, Instant};
+
+const FIRST_WAIT: Duration = Duration::from_secs(2);
+const MAX_WAIT: Duration = Duration::from_secs(32);
+/// A probe "worked" when the estimate rose by more than this since it.
+const GAIN: f64 = 1.1;
+
+#[derive(Debug, Clone)]
+pub struct ProbePacer {
+    next_at: Option<Instant>,
+    wait: Duration,
+    /// The desired rate was lowered on the last pass; restoring it probes.
+    lowered: bool,
+    estimate_at_probe: Option<u64>,
+    /// The last probe's gain was already reported by [`Self::confirmed`].
+    reported: bool,
+}
+
+impl Default for ProbePacer {
+    fn default() -> ProbePacer {
+        ProbePacer {
+            next_at: None,
+            wait: FIRST_WAIT,
+            lowered: false,
+            estimate_at_probe: None,
+            reported: true,
+        }
+    }
+}
+
+impl ProbePacer {
+    /// Whether the estimate has risen clearly since the last probe — once
+    /// per probe: the allocator may then take the upgrade without waiting
+    /// out its hold time, since the link was just measured to carry it.
+    pub fn confirmed(&mut self, estimate: u64) -> bool {
+        let gained = self
+            .estimate_at_probe
+            .is_some_and(|before| estimate as f64 > before as f64 * GAIN);
+        if gained && !self.reported {
+            self.reported = true;
+            return true;
+        }
+        false
+    }
+
+    /// The desired bitrate to give str0m on this pass. `wants_more`: the
+    /// subscriber would take a layer the estimate does not allow yet.
+    pub fn desired(&mut self, now: Instant, desired: u64, estimate: u64, wants_more: bool) -> u64 {
+        if !wants_more {
+            *self = ProbePacer::default();
+            return desired;
+        }
+        if self.lowered {
+            self.lowered = false;
+            self.estimate_at_probe = Some(estimate);
+            self.reported = false;
+            return desired;
+        }
+        if self.next_at.is_some_and(|t| now < t) {
+            return desired;
+        }
+        if let Some(before) = self.estimate_at_probe {
+            self.wait = if estimate as f64 > before as f64 * GAIN {
+                FIRST_WAIT
+            } else {
+                (self.wait * 2).min(MAX_WAIT)
+            };
+        }
+        self.next_at = Some(now + self.wait);
+        self.lowered = true;
+        desired - desired / 100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASS: Duration = Duration::from_millis(200);
+
+    /// Runs passes for `secs` with a fixed estimate; returns the times (ms
+    /// since start) at which the desired rate rose again, i.e. probes.
+    fn probes(p: &mut ProbePacer, start: Instant, from_ms: u64, secs: u64, estimate: impl Fn(u64) -> u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut last = None;
+        let mut ms = from_ms;
+        while ms < from_ms + secs * 1000 {
+            let d = p.desired(start + Duration::from_millis(ms), 1_000_000, estimate(ms), true);
+            if last.is_some_and(|l| d > l) {
+                out.push(ms);
+            }
+            last = Some(d);
+            ms += PASS.as_millis() as u64;
+        }
+        out
+    }
+
+    #[test]
+    fn a_useless_probe_doubles_the_wait() {
+        let t0 = Instant::now();
+        let mut p = ProbePacer::default();
+        // The estimate never moves: probes at 0.2 s, then 2, 4 and 8 s apart.
+        let at = probes(&mut p, t0, 0, 30, |_| 300_000);
+        assert_eq!(at, vec![200, 2_200, 6_200, 14_200]);
+    }
+
+    #[test]
+    fn a_probe_that_raised_the_estimate_keeps_the_pace() {
+        let t0 = Instant::now();
+        let mut p = ProbePacer::default();
+        // Each probe doubles the estimate: every 2 s.
+        let at = probes(&mut p, t0, 0, 9, |ms| 300_000 << (ms / 2_000));
+        assert_eq!(at, vec![200, 2_200, 4_200, 6_200, 8_200]);
+    }
+
+    #[test]
+    fn a_gain_after_a_probe_is_confirmed_once() {
+        let t0 = Instant::now();
+        let mut p = ProbePacer::default();
+        assert!(!p.confirmed(300_000), "no probe yet");
+        p.desired(t0, 1_000_000, 300_000, true);
+        p.desired(t0 + PASS, 1_000_000, 300_000, true); // the probe
+        assert!(!p.confirmed(310_000), "within noise");
+        assert!(p.confirmed(600_000));
+        assert!(!p.confirmed(700_000), "reported once");
+    }
+
+    #[test]
+    fn nothing_to_gain_means_no_probes_and_a_fresh_start() {
+        let t0 = Instant::now();
+        let mut p = ProbePacer::default();
+        probes(&mut p, t0, 0, 20, |_| 300_000);
+        assert_eq!(
+            p.desired(t0 + Duration::from_secs(20), 900_000, 2_000_000, false),
+            900_000
+        );
+        // Wanting more again later starts over at once, with the short wait.
+        let at = probes(&mut p, t0, 21_000, 3, |_| 300_000);
+        assert_eq!(at, vec![21_200, 23_200]);
+    }
+}

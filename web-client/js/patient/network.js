@@ -1,0 +1,76 @@
+// The device check's network check: a short WebRTC connection to the media
+// relay (POST /api/join/<token>/network-check), with no media from us (one
+// receive-only audio line), to learn before the waiting room whether a call
+// gets through this network and how slow the round trip is. The relay ends
+// the check by itself after 20 s; we end it as soon as we know.
+//
+// Result: { level: 'good' | 'fair' | 'poor' | 'none', rttMs, tcp }.
+//   none — no connection within the time limit (a video call would fail too);
+//   poor — round trip over 800 ms, or it took over 6 s to connect;
+//   fair — over 300 ms (satellite, a busy 3G cell), or only over TCP
+//          (the network blocks the usual way; it works, with more delay);
+//   good — otherwise.
+
+import { api, post } from '../api.js';
+
+const CONNECT_WITHIN_MS = 12000;
+
+function connected(pc, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { cleanup(); reject(new Error('timeout')); }, timeoutMs);
+    const check = () => {
+      if (pc.connectionState === 'connected') { cleanup(); resolve(); }
+      else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') { cleanup(); reject(new Error(pc.connectionState)); }
+    };
+    const cleanup = () => { clearTimeout(timer); pc.removeEventListener('connectionstatechange', check); };
+    pc.addEventListener('connectionstatechange', check);
+    check();
+  });
+}
+
+async function pairFigures(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+  if (!pair) return { rttMs: null, tcp: false };
+  const local = stats.get(pair.localCandidateId);
+  const rtt = typeof pair.currentRoundTripTime === 'number' ? pair.currentRoundTripTime
+    : (pair.responsesReceived ? pair.totalRoundTripTime / pair.responsesReceived : null);
+  return { rttMs: rtt === null ? null : Math.round(rtt * 1000), tcp: local?.protocol === 'tcp' };
+}
+
+export function verdict({ connectMs, rttMs, tcp }) {
+  if (rttMs === null || rttMs > 800 || connectMs > 6000) return 'poor';
+  if (rttMs > 300 || tcp) return 'fair';
+  return 'good';
+}
+
+export async function checkNetwork(token) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const path = `/join/${encodeURIComponent(token)}/network-check`;
+  let checkId = null;
+  try {
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    const started = performance.now();
+    const check = await post(path, { sdp: pc.localDescription.sdp });
+    checkId = check.check_id;
+    await pc.setRemoteDescription({ type: 'answer', sdp: check.sdp });
+    try {
+      await connected(pc, CONNECT_WITHIN_MS);
+    } catch {
+      return { level: 'none', rttMs: null, tcp: false };
+    }
+    const connectMs = performance.now() - started;
+    // The first round trips are measured while connecting; one more
+    // consent check a second or two later says more about a busy link.
+    let figures = await pairFigures(pc);
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = await pairFigures(pc);
+    if (later.rttMs !== null) figures = later;
+    return { level: verdict({ connectMs, ...figures }), ...figures };
+  } finally {
+    pc.close();
+    if (checkId) api('DELETE', `${path}/${encodeURIComponent(checkId)}`).catch(() => {});
+  }
+}
