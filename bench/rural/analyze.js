@@ -114,13 +114,18 @@ function inboundSeries(samples, rel) {
       height: video?.frameHeight ?? null,
       videoJitter: video?.jitter ?? null,
       rtt: s.pair?.currentRoundTripTime ?? null,
+      audioBuffered: audio?.jitterBufferDelay ?? 0,
+      audioEmitted: audio?.jitterBufferEmittedCount ?? 0,
+      videoBuffered: video?.jitterBufferDelay ?? 0,
+      videoEmitted: video?.jitterBufferEmittedCount ?? 0,
       connection: s.screen?.connection ?? null,
       ended: Boolean(s.screen?.ended),
     };
     // Deltas since the previous sample of the same connection (a new
     // connection's counters start from zero).
     const base = prev && prev.pc === cur.pc ? prev : null;
-    for (const k of ['audioPackets', 'audioBytes', 'concealed', 'samples', 'videoBytes', 'framesDecoded']) {
+    for (const k of ['audioPackets', 'audioBytes', 'concealed', 'samples', 'videoBytes', 'framesDecoded',
+      'audioBuffered', 'audioEmitted', 'videoBuffered', 'videoEmitted']) {
       cur[`d_${k}`] = Math.max(0, cur[k] - (base ? base[k] : 0));
     }
     out.push(cur);
@@ -157,8 +162,11 @@ function summarise({ inbound, frames, pausedAt, relay, sent, durationS }) {
     firstFrameS: frames[0]?.t ?? null,
     firstAudioS: inbound.find((s) => s.audioPackets > 0)?.t ?? null,
     audioConcealed: ratio(sum(seconds.map((s) => s.concealed)), sum(seconds.map((s) => s.samples))),
-    fpsMedian: median(shown.map((s) => s.fps)),
-    fpsP10: quantile(shown.map((s) => s.fps), 0.1),
+    // Over every settled second: a second the relay paused the video shows
+    // no frames, and counts as 0 (the edge target allows pauses explicitly).
+    fpsMedian: median(settled.map((s) => s.fps)),
+    fpsP10: quantile(settled.map((s) => s.fps), 0.1),
+    fpsShownMedian: median(shown.map((s) => s.fps)),
     heightMedian: median(shown.map((s) => s.height).filter(isNum)),
     freezeCount: freezes.length,
     freezeTotalS: round(sum(freezes.map((f) => f.s)), 3),
@@ -168,6 +176,12 @@ function summarise({ inbound, frames, pausedAt, relay, sent, durationS }) {
     audioJitterMs: msMedian(inbound.map((s) => s.audioJitter)),
     videoJitterMs: msMedian(inbound.map((s) => s.videoJitter)),
     rttMs: msMedian(inbound.map((s) => s.rtt)),
+    // Mean time a sample or frame waited in the receiver's jitter buffer
+    // once settled: the latency the receiver added (audio follows video).
+    playoutMs: {
+      audio: bufferedMs(inbound.filter((s) => s.t >= SETTLE_S), 'audio'),
+      video: bufferedMs(inbound.filter((s) => s.t >= SETTLE_S), 'video'),
+    },
     kbpsMedian: median(settled.map((s) => s.kbps)),
     estimateKbpsMedian: median(settled.map((s) => s.estimateKbps).filter(isNum)),
     layers: countBy(settled.map((s) => s.layer)),
@@ -251,6 +265,12 @@ function events(rec, profile, directions) {
     }
   }
   return out;
+}
+
+function bufferedMs(samples, kind) {
+  const buffered = sum(samples.map((s) => s[`d_${kind}Buffered`]));
+  const emitted = sum(samples.map((s) => s[`d_${kind}Emitted`]));
+  return emitted > 0 ? round((buffered / emitted) * 1000, 0) : null;
 }
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);

@@ -75,7 +75,10 @@ export async function runConsult({ profile, profilesFile = null, durationS, log 
       await new Promise((r) => setTimeout(r, Math.max(0, nextSample - Date.now())));
     }
 
-    const collect = (page) => page.evaluate(() => window.__benchProbe);
+    const collect = (page) => page.evaluate(() => ({
+      ...window.__benchProbe,
+      sdp: { local: window.__cercaPeer?.localDescription?.sdp ?? null, remote: window.__cercaPeer?.remoteDescription?.sdp ?? null },
+    }));
     const [patient, specialist] = await Promise.all([collect(pat), collect(doc)]);
     const linkStats = await link.set('stats');
     const screenshots = { patient: await pat.screenshot(), specialist: await doc.screenshot() };

@@ -24,7 +24,8 @@ export function installProbe(everyMs) {
     'jitterBufferDelay', 'jitterBufferEmittedCount'];
   const IN_VIDEO = ['mid', 'packetsReceived', 'packetsLost', 'bytesReceived', 'jitter', 'framesDecoded',
     'framesReceived', 'framesDropped', 'keyFramesDecoded', 'frameWidth', 'frameHeight', 'framesPerSecond',
-    'freezeCount', 'totalFreezesDuration', 'pauseCount', 'totalPausesDuration', 'nackCount', 'pliCount'];
+    'freezeCount', 'totalFreezesDuration', 'pauseCount', 'totalPausesDuration', 'nackCount', 'pliCount',
+    'jitterBufferDelay', 'jitterBufferEmittedCount', 'jitterBufferTargetDelay'];
   const OUT = ['mid', 'rid', 'kind', 'bytesSent', 'packetsSent', 'frameWidth', 'frameHeight', 'framesPerSecond',
     'framesEncoded', 'qualityLimitationReason', 'active', 'targetBitrate', 'retransmittedPacketsSent'];
 
@@ -44,7 +45,9 @@ export function installProbe(everyMs) {
     const report = await pc.getStats();
     const s = { t: Date.now(), pc: pcIds.get(pc), screen, inAudio: [], inVideo: [], out: [], pair: null };
     report.forEach((r) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') s.inAudio.push(pick(r, IN_AUDIO));
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        s.inAudio.push(pick(r, IN_AUDIO));
+      }
       else if (r.type === 'inbound-rtp' && r.kind === 'video') s.inVideo.push(pick(r, IN_VIDEO));
       else if (r.type === 'outbound-rtp') s.out.push(pick(r, OUT));
       else if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {

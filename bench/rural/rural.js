@@ -46,7 +46,7 @@ export async function benchProfile(name, { durationS, profilesFile = null, out, 
   const checks = checksFor(name, a);
   if (out) {
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, `${name}.json`), JSON.stringify({ profile, ...a, checks, raw: { relay: rec.relay, link: rec.link } }, null, 1));
+    writeFileSync(join(out, `${name}.json`), JSON.stringify({ profile, ...a, checks, raw: { relay: rec.relay, link: rec.link, sdp: { patient: rec.pages.patient.sdp, specialist: rec.pages.specialist.sdp } } }, null, 1));
     writeFileSync(join(out, `${name}.md`), profileMarkdown(name, profile, a, checks));
     writeFileSync(join(out, `${name}.svg`), plotRun(a));
     writeFileSync(join(out, `${name}-patient.png`), rec.screenshots.patient);
@@ -68,6 +68,7 @@ export function profileMarkdown(name, profile, a, checks) {
     ['seconds with video paused (told)', (x) => String(x.pausedS)],
     ['jitter audio / video', (x) => `${f(x.audioJitterMs)} / ${f(x.videoJitterMs)} ms`],
     ['round-trip time', (x) => `${f(x.rttMs, 0)} ms`],
+    ['playout delay audio / video (receiver jitter buffer)', (x) => `${f(x.playoutMs?.audio, 0)} / ${f(x.playoutMs?.video, 0)} ms`],
     ['bitrate received (median)', (x) => `${f(x.kbpsMedian, 0)} kbit/s`],
     ['relay estimate toward receiver (median)', (x) => `${f(x.estimateKbpsMedian, 0)} kbit/s`],
     ['layer forwarded (seconds per layer)', (x) => Object.entries(x.layers).map(([l, n]) => `${l === '-1' ? 'paused' : `L${l}`}: ${n}`).join(', ')],

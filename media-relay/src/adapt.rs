@@ -28,6 +28,14 @@ pub const ADAPT_EVERY: Duration = Duration::from_millis(200);
 /// climbs from there.
 pub const INITIAL_ESTIMATE_BPS: u64 = 300_000;
 
+/// The lowest layer is never asked to go below this: less is no longer a
+/// picture worth sending (the subscriber is paused instead).
+pub const LOW_CAP_MIN_BPS: u64 = 80_000;
+/// A new cap is sent only when it differs from the last by more than this
+/// fraction (or lifts it): encoders need a moment to follow, and estimates
+/// wobble.
+const LOW_CAP_CHANGE: f64 = 0.2;
+
 type TrackKey = (String, Mid);
 
 pub(crate) fn run(
@@ -46,14 +54,23 @@ pub(crate) fn run(
     }
 
     let mut taken: HashMap<TrackKey, LayerSet> = HashMap::new();
+    let mut low_budget: HashMap<TrackKey, u64> = HashMap::new();
     let mut keyframes_wanted: Vec<(String, Mid, Layer)> = Vec::new();
     for s in participants.values_mut() {
-        allocate_for(now, s, &rates, events, &mut taken, &mut keyframes_wanted);
+        allocate_for(
+            now,
+            s,
+            &rates,
+            events,
+            &mut taken,
+            &mut low_budget,
+            &mut keyframes_wanted,
+        );
         dirty.insert(s.id.clone());
     }
 
     for p in participants.values_mut() {
-        tell_unused_layers(now, p, &taken, events);
+        tell_unused_layers(now, p, &taken, &low_budget, events);
     }
     for (origin, mid, layer) in keyframes_wanted {
         if let Some(p) = participants.get_mut(&origin) {
@@ -73,6 +90,7 @@ fn allocate_for(
     rates: &HashMap<TrackKey, [Option<u64>; MAX_LAYERS]>,
     events: &mut VecDeque<RelayEvent>,
     taken: &mut HashMap<TrackKey, LayerSet>,
+    low_budget: &mut HashMap<TrackKey, u64>,
     keyframes_wanted: &mut Vec<(String, Mid, Layer)>,
 ) {
     let mut tracks = Vec::new();
@@ -96,6 +114,16 @@ fn allocate_for(
         return;
     }
     let estimate = s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
+    // This subscriber's fair share for each video once audio is served: the
+    // most its lowest layer may cost for it to get a picture at all.
+    let share = estimate.saturating_sub(s.allocator.audio_reserve(audio_tracks)) / tracks.len() as u64;
+    let share = (share as f64 / s.allocator.config().floor_headroom) as u64;
+    for t in &s.tracks_out {
+        if matches!(t.state, OutState::Open(_)) && t.video.is_some() {
+            let budget = low_budget.entry((t.origin.clone(), t.mid_in)).or_insert(u64::MAX);
+            *budget = (*budget).min(share);
+        }
+    }
     if s.probe.confirmed(estimate) {
         s.allocator.probe_succeeded();
     }
@@ -187,12 +215,18 @@ fn step_above(track: &VideoTrack, current: Option<Layer>) -> u64 {
 }
 
 /// Tells a publisher which simulcast layers of each track someone takes,
-/// when that changed. The lowest layer always stays on: resuming it would
-/// cost a keyframe and a ramp-up exactly when a subscriber's link is worst.
+/// and what its lowest layer may cost, when either changed. The lowest layer
+/// always stays on: resuming it would cost a keyframe and a ramp-up exactly
+/// when a subscriber's link is worst. It is the weakest subscriber's layer,
+/// so it is capped at that subscriber's share of its link: on a 3G downlink
+/// whose estimate wobbles around 300 kbit/s, a 200 kbit/s layer would have
+/// the patient's video paused half the time (measured with `bench/bench
+/// rural --profile rural-3g`); capped at what fits, it keeps flowing.
 fn tell_unused_layers(
     now: Instant,
     p: &mut Participant,
     taken: &HashMap<TrackKey, LayerSet>,
+    low_budget: &HashMap<TrackKey, u64>,
     events: &mut VecDeque<RelayEvent>,
 ) {
     for t in &mut p.tracks_in {
@@ -200,16 +234,34 @@ fn tell_unused_layers(
         if !video.is_simulcast() {
             continue;
         }
-        let mut wanted = taken.get(&(p.id.clone(), t.mid)).copied().unwrap_or_default();
+        let key = (p.id.clone(), t.mid);
+        let mut wanted = taken.get(&key).copied().unwrap_or_default();
         wanted.insert(Layer::LOW);
-        if wanted != video.told_active() {
+        let nominal = crate::publish::nominal_bps(video.layer_count(), 0);
+        let cap = low_cap(video.low_cap(), low_budget.get(&key).copied(), nominal);
+        if wanted != video.told_active() || cap != video.low_cap() {
             video.tell_active(now, wanted);
+            video.tell_low_cap(cap);
             events.push_back(RelayEvent::LayersWanted {
                 participant: p.id.clone(),
                 mid: t.mid.to_string(),
                 rids: video.rids_in(wanted),
+                low_max_bps: cap,
             });
         }
+    }
+}
+
+/// The cap for a lowest layer: the weakest subscriber's budget, within
+/// [`LOW_CAP_MIN_BPS`] and the layer's nominal rate (`None`: no cap), changed
+/// only by more than [`LOW_CAP_CHANGE`].
+fn low_cap(current: Option<u64>, budget: Option<u64>, nominal: u64) -> Option<u64> {
+    let wanted = budget
+        .filter(|&b| b < nominal)
+        .map(|b| b.max(LOW_CAP_MIN_BPS).min(nominal));
+    match (current, wanted) {
+        (Some(c), Some(w)) if (w as f64 - c as f64).abs() <= c as f64 * LOW_CAP_CHANGE => Some(c),
+        _ => wanted,
     }
 }
 
@@ -234,6 +286,23 @@ mod tests {
         assert_eq!(step_above(&t, Some(Layer::LOW)), 350_000);
         assert_eq!(step_above(&t, Some(Layer::MID)), 700_000);
         assert_eq!(step_above(&t, Some(Layer::HIGH)), u64::MAX);
+    }
+
+    #[test]
+    fn the_lowest_layer_is_capped_at_the_weakest_share_with_hysteresis() {
+        let nominal = 200_000;
+        assert_eq!(low_cap(None, None, nominal), None, "nobody subscribes");
+        assert_eq!(low_cap(None, Some(500_000), nominal), None, "it fits as it is");
+        assert_eq!(low_cap(None, Some(150_000), nominal), Some(150_000));
+        assert_eq!(
+            low_cap(None, Some(10_000), nominal),
+            Some(LOW_CAP_MIN_BPS),
+            "never below the minimum"
+        );
+        // Small wobbles keep the cap; real changes move it; room lifts it.
+        assert_eq!(low_cap(Some(150_000), Some(170_000), nominal), Some(150_000));
+        assert_eq!(low_cap(Some(150_000), Some(110_000), nominal), Some(110_000));
+        assert_eq!(low_cap(Some(150_000), Some(900_000), nominal), None);
     }
 
     #[test]

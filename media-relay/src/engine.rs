@@ -106,11 +106,14 @@ pub enum RelayEvent {
     /// `origin`'s video to `participant` flows again.
     VideoResumed { participant: String, origin: String },
     /// Of the publisher's simulcast track `mid`, only the layers `rids` are
-    /// taken by anyone: it may stop encoding and sending the others.
+    /// taken by anyone: it may stop encoding and sending the others. The
+    /// lowest layer should stay under `low_max_bps` when set: the weakest
+    /// subscriber's link, so that it gets video at all (see `adapt.rs`).
     LayersWanted {
         participant: String,
         mid: String,
         rids: Vec<String>,
+        low_max_bps: Option<u64>,
     },
 }
 

@@ -32,7 +32,7 @@ use crate::rate::RateMeter;
 /// and 1000 kbit/s); one as a plain camera at a modest rate.
 pub const NOMINAL_BPS: [u64; MAX_LAYERS] = [150_000, 500_000, 1_200_000];
 const NOMINAL_TWO_BPS: [u64; 2] = [200_000, 1_000_000];
-const NOMINAL_ONE_BPS: u64 = 250_000;
+const NOMINAL_ONE_BPS: u64 = 200_000;
 
 /// The nominal rate of layer `i` of a track with `count` layers.
 pub fn nominal_bps(count: usize, i: usize) -> u64 {
@@ -78,6 +78,8 @@ pub struct PublishedVideo {
     pub keyframes: KeyframeRequests,
     /// The layers the publisher was last asked to send (all, at first).
     told_active: LayerSet,
+    /// The bitrate the lowest layer was last asked to keep under, if any.
+    low_cap: Option<u64>,
 }
 
 impl PublishedVideo {
@@ -88,6 +90,7 @@ impl PublishedVideo {
             rids: rids.into_iter().take(MAX_LAYERS).collect(),
             meters: Default::default(),
             presence: Default::default(),
+            low_cap: None,
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -124,6 +127,16 @@ impl PublishedVideo {
         self.told_active
     }
 
+    /// The cap the lowest layer was last asked to keep under.
+    pub fn low_cap(&self) -> Option<u64> {
+        self.low_cap
+    }
+
+    /// Records the cap the publisher was just asked to keep its lowest layer under.
+    pub fn tell_low_cap(&mut self, cap: Option<u64>) {
+        self.low_cap = cap;
+    }
+
     /// Records what the publisher has just been asked to send.
     pub fn tell_active(&mut self, now: Instant, set: LayerSet) {
         for layer in Layer::ALL {
@@ -147,10 +160,14 @@ impl PublishedVideo {
         for layer in Layer::ALL.into_iter().take(count) {
             let i = layer.index();
             let presence = &mut self.presence[i];
+            // The lowest layer costs no more than it was capped at: its
+            // encoder follows the cap within a second or so, faster than
+            // the measurement would.
+            let cap = if i == 0 { self.low_cap } else { None };
             if let Some(measured) = self.meters[i].bps(now).filter(|&r| r > 0) {
                 presence.absent_until = None;
                 presence.backoff = ABSENT_BACKOFF;
-                rates[i] = Some(measured);
+                rates[i] = Some(cap.map_or(measured, |c| measured.min(c)));
                 continue;
             }
             if presence.absent_until.is_some_and(|t| now < t) {
@@ -165,7 +182,8 @@ impl PublishedVideo {
                     continue;
                 }
             }
-            rates[i] = Some(nominal_bps(count, i));
+            let nominal = nominal_bps(count, i);
+            rates[i] = Some(cap.map_or(nominal, |c| nominal.min(c)));
         }
         rates
     }

@@ -70,7 +70,7 @@ pub struct Frame {
 }
 
 /// Which sender, kind, layer and frame a payload is, if it is one `payload` made.
-fn parse_payload(data: &[u8]) -> Option<Frame> {
+pub fn parse_payload(data: &[u8]) -> Option<Frame> {
     let (kind, keyframe, at) = match data.first()? {
         0xFC => (MediaKind::Audio, false, 2),
         0x10 => (MediaKind::Video, true, 11),

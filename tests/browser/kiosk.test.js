@@ -118,7 +118,7 @@ describe('clinic kiosk', () => {
 
   test('(b) inactivity on a patient screen returns to the list and forgets the patient', async () => {
     const page = await ctx.newPage(); // same sign-in: the kiosk stays signed in
-    await page.goto('/kiosk?idle=3');
+    await page.goto('/kiosk?idle=6');
     await page.getByRole('button', { name: new RegExp(NAME) }).tap();
     await page.getByRole('heading', { name: 'Iniciar consulta' }).waitFor();
     await page.getByLabel(/El paciente leyó o escuchó el aviso/).waitFor();

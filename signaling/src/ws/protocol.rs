@@ -153,6 +153,9 @@ pub enum ServerMessage {
     Layers {
         mid: String,
         active: Vec<String>,
+        /// The most (bit/s) each named encoding should send, when capped.
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        max_bitrate: std::collections::BTreeMap<String, u64>,
     },
     /// The relay's view of this client's link, every few seconds.
     Quality(QualityReport),

@@ -48,8 +48,26 @@ pub async fn route(mut events: RelayEvents, rooms: Arc<Rooms>) {
             RelayEvent::VideoResumed { participant, origin } => {
                 rooms.send_to(&participant, ServerMessage::VideoResumed { participant_id: origin })
             }
-            RelayEvent::LayersWanted { participant, mid, rids } => {
-                rooms.send_to(&participant, ServerMessage::Layers { mid, active: rids })
+            RelayEvent::LayersWanted {
+                participant,
+                mid,
+                rids,
+                low_max_bps,
+            } => {
+                // The cap is on the lowest encoding, the first RID listed.
+                let max_bitrate = low_max_bps
+                    .zip(rids.first().cloned())
+                    .map(|(bps, rid)| (rid, bps))
+                    .into_iter()
+                    .collect();
+                rooms.send_to(
+                    &participant,
+                    ServerMessage::Layers {
+                        mid,
+                        active: rids,
+                        max_bitrate,
+                    },
+                )
             }
         }
     }

@@ -76,10 +76,11 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   pc.addEventListener('iceconnectionstatechange', reportState);
   pc.addEventListener('connectionstatechange', reportState);
 
-  // The relay says which of our encodings someone takes; stop the rest.
-  // Kept and applied again after every negotiation step, because
-  // setParameters can fail while a renegotiation is under way.
-  let layersWanted = null; // { mid, active }
+  // The relay says which of our encodings someone takes (stop the rest) and
+  // how much the lowest may send (the weakest viewer's link). Kept and
+  // applied again after every negotiation step, because setParameters can
+  // fail while a renegotiation is under way.
+  let layersWanted = null; // { mid, active, maxBitrate }
   async function applyLayers() {
     if (!layersWanted || video.mid !== layersWanted.mid) return;
     const params = video.sender.getParameters();
@@ -88,13 +89,18 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     for (const enc of params.encodings) {
       const on = layersWanted.active.includes(enc.rid);
       if (enc.active !== on) { enc.active = on; changed = true; }
+      const ours = SIMULCAST.find((e) => e.rid === enc.rid)?.maxBitrate;
+      const cap = Number(layersWanted.maxBitrate?.[enc.rid]);
+      const max = Number.isFinite(cap) && cap > 0 && ours ? Math.min(ours, cap) : ours;
+      if (max && enc.maxBitrate !== max) { enc.maxBitrate = max; changed = true; }
     }
     if (changed) await video.sender.setParameters(params);
   }
 
   const offs = [
     signaling.on('layers', (msg) => {
-      layersWanted = { mid: msg.mid, active: Array.isArray(msg.active) ? msg.active : [] };
+      const maxBitrate = msg.max_bitrate && typeof msg.max_bitrate === 'object' ? msg.max_bitrate : {};
+      layersWanted = { mid: msg.mid, active: Array.isArray(msg.active) ? msg.active : [], maxBitrate };
       queue(() => {});
     }),
     signaling.on('answer', (msg) => queue(() => pc.setRemoteDescription({ type: 'answer', sdp: withDtx(msg.sdp) }))),

@@ -5,6 +5,7 @@
 import { createPeer } from './peer.js';
 import { createCallView } from './view.js';
 import { watchQuality } from './quality.js';
+import { adaptPlayout } from './playout.js';
 import { openCallMedia, openCamera, cameras, stopTracks } from './media.js';
 import { t } from '../i18n.js';
 
@@ -176,7 +177,9 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
         if (next === 'reconnecting') say(view.el.querySelector('.call-connection')?.textContent);
       },
     });
-    stopQuality = watchQuality(peer.pc, (quality) => { if (!finished && quality !== view.state.quality) view.set({ quality }); });
+    const stopWatching = watchQuality(peer.pc, (quality) => { if (!finished && quality !== view.state.quality) view.set({ quality }); });
+    const stopPlayout = adaptPlayout(peer.pc);
+    stopQuality = () => { stopWatching(); stopPlayout(); };
     await peer.start();
   }
 

@@ -17,7 +17,8 @@ export async function showConsent(main, me, consult, { onDone, onCancel }) {
   privacy.checked = false;
   recording.checked = false;
   const error = h('div', { 'aria-live': 'assertive' });
-  const submit = h('button', { type: 'submit', class: 'btn primary k-big' }, t('kiosk_consent_submit'));
+  // Not before the notice is on screen: consent is to the text shown.
+  const submit = h('button', { type: 'submit', class: 'btn primary k-big', disabled: true }, t('kiosk_consent_submit'));
   let version = null;
 
   const form = h('form', { class: 'k-form', novalidate: true, autocomplete: 'off' },
@@ -77,4 +78,5 @@ export async function showConsent(main, me, consult, { onDone, onCancel }) {
   } catch {
     replace(noticeArea, h('p', { class: 'notice error' }, t('notice_failed')));
   }
+  submit.disabled = false;
 }

@@ -1,6 +1,8 @@
 // Inactivity on a patient screen: after `seconds` without touch, click, key
 // or typing, `onTimeout` runs (the kiosk goes back to the list and forgets
-// the patient). In the last 20 s a visible countdown offers to stay.
+// the patient). In the last 20 s (or the last half, for shorter limits) a
+// visible countdown offers to stay; it covers the bottom of the screen, so it
+// must not be up while someone is still working there.
 
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
@@ -15,6 +17,7 @@ export function idleSeconds() {
 }
 
 export function createIdleTimer(seconds, onTimeout) {
+  const warnSeconds = Math.min(WARN_SECONDS, Math.floor(seconds / 2));
   const box = document.getElementById('idle-warning');
   let deadline = 0;
   let ticker = null;
@@ -49,7 +52,7 @@ export function createIdleTimer(seconds, onTimeout) {
     if (left <= 0) {
       stop();
       onTimeout();
-    } else if (left <= WARN_SECONDS) {
+    } else if (left <= warnSeconds) {
       showWarning(left);
     }
   }

@@ -1,0 +1,29 @@
+// The call's playout-delay rule (web-client/js/call/playout.js), alone: more
+// delay after a freeze, in steps, capped; given back only after a calm spell.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nextTarget, STEP_UP_MS, STEP_DOWN_MS, MAX_MS, CALM_MS } from '../../web-client/js/call/playout.js';
+
+test('freezes raise the playout delay in steps up to the cap', () => {
+  let s = { target: 0, calmSince: 0 };
+  const targets = [];
+  for (let i = 1; i <= 6; i++) {
+    s = nextTarget(s, { now: i * 2000, froze: true });
+    targets.push(s.target);
+  }
+  assert.deepEqual(targets, [1, 2, 3, 4, 4, 4].map((n) => Math.min(MAX_MS, n * STEP_UP_MS)));
+});
+
+test('the delay is given back only after a calm spell, a step at a time', () => {
+  let s = nextTarget({ target: 0, calmSince: 0 }, { now: 0, froze: true });
+  s = nextTarget(s, { now: CALM_MS - 1, froze: false });
+  assert.equal(s.target, STEP_UP_MS, 'not yet');
+  s = nextTarget(s, { now: CALM_MS, froze: false });
+  assert.equal(s.target, STEP_UP_MS - STEP_DOWN_MS);
+  s = nextTarget(s, { now: CALM_MS + 1000, froze: false });
+  assert.equal(s.target, STEP_UP_MS - STEP_DOWN_MS, 'the calm spell starts again');
+  s = nextTarget(s, { now: 2 * CALM_MS, froze: false });
+  assert.equal(s.target, 0);
+  assert.equal(nextTarget(s, { now: 10 * CALM_MS, froze: false }).target, 0, 'never below zero');
+});

@@ -1,0 +1,54 @@
+// How long the browser holds received video before showing it, following
+// the link. On a lossy link (3G, a busy cell) a lost packet's frame waits a
+// round trip for its retransmission; with the browser's default playout
+// delay that wait shows as a freeze. So when a video froze since the last
+// look, ask for more delay (RTCRtpReceiver.jitterBufferTarget), 100 ms at a
+// time up to 400 ms; after 20 s without a freeze, give 50 ms back. The
+// delay costs conversation latency (audio follows video for lip sync), which
+// is why it is only taken when freezes show it is needed and given back.
+// Measured with `bench/bench rural --profile rural-3g`.
+
+export const STEP_UP_MS = 100;
+export const STEP_DOWN_MS = 50;
+export const MAX_MS = 400;
+export const CALM_MS = 20000;
+
+/** The next target (ms) for one receiver: pure, so it is tested alone. */
+export function nextTarget(state, { now, froze }) {
+  if (froze) return { target: Math.min(MAX_MS, state.target + STEP_UP_MS), calmSince: now };
+  if (state.target > 0 && now - state.calmSince >= CALM_MS) {
+    return { target: Math.max(0, state.target - STEP_DOWN_MS), calmSince: now };
+  }
+  return state;
+}
+
+/** Watches `pc`'s video receivers every `everyMs`; returns a stop function. */
+export function adaptPlayout(pc, everyMs = 2000) {
+  const states = new Map(); // receiver → { target, calmSince, freezes }
+  const look = async () => {
+    if (pc.connectionState === 'closed') return;
+    for (const receiver of pc.getReceivers()) {
+      if (receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
+      let freezes = null;
+      try {
+        (await receiver.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') freezes = s.freezeCount ?? null; });
+      } catch {
+        continue;
+      }
+      if (freezes === null) continue;
+      const now = Date.now();
+      const prev = states.get(receiver) ?? { target: 0, calmSince: now, freezes };
+      const next = nextTarget(prev, { now, froze: freezes > prev.freezes });
+      states.set(receiver, { ...next, freezes });
+      if (next.target !== prev.target) {
+        try {
+          receiver.jitterBufferTarget = next.target || null;
+        } catch {
+          // An older browser without a settable target: nothing to do.
+        }
+      }
+    }
+  };
+  const timer = setInterval(() => { look().catch(() => {}); }, everyMs);
+  return () => clearInterval(timer);
+}
