@@ -41,6 +41,12 @@ use crate::stun;
 /// interpreter or family member).
 pub const DEFAULT_MAX_PER_ROOM: usize = 6;
 
+/// What one audio track toward a subscriber costs before video gets
+/// anything: Opus at about 32 kbit/s with RED's copy of the previous frame,
+/// plus RTP/SRTP/UDP/IP headers at 50 packets a second (DTX makes silence
+/// cheaper; speech is what must not break up).
+pub const AUDIO_RESERVE_BPS: u64 = 64_000;
+
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     /// The address peers send to: the UDP host candidate in every answer.
@@ -265,7 +271,10 @@ impl Relay {
                 tracks_out: Vec::new(),
                 timeout: None,
                 dead: false,
-                allocator: Allocator::new(AllocatorConfig::default()),
+                allocator: Allocator::new(AllocatorConfig {
+                    audio_reserve_bps: AUDIO_RESERVE_BPS,
+                    ..AllocatorConfig::default()
+                }),
                 estimate_bps: None,
                 bwe_target: (0, 0),
                 probe: Default::default(),

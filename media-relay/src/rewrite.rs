@@ -308,6 +308,14 @@ impl VideoRewriter {
         self.target
     }
 
+    /// Stops forwarding the current layer at once; the target resumes on
+    /// its keyframe. For a switch *down* under congestion: the higher layer
+    /// would go on filling a link that cannot carry it, delaying the very
+    /// keyframe (and the audio) that would end the congestion.
+    pub fn drop_current(&mut self) {
+        self.current = None;
+    }
+
     /// The layer being forwarded now.
     pub fn current(&self) -> Option<Layer> {
         self.current.as_ref().map(|(layer, _)| *layer)

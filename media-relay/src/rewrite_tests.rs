@@ -475,3 +475,25 @@ fn arbitrary_packet_sequences_never_panic() {
         clock.advance(Duration::from_micros(rng.below(50_000)));
     }
 }
+
+#[test]
+fn dropping_the_current_layer_for_a_switch_down_resumes_on_the_target_keyframe() {
+    let mut h = Harness::new();
+    h.rewriter.set_target(Some(Layer::HIGH));
+    h.tick(keyframe_on(Layer::HIGH));
+    for _ in 0..5 {
+        h.tick(NO_KEYFRAME);
+    }
+    h.rewriter.set_target(Some(Layer::LOW));
+    h.rewriter.drop_current();
+    let before = h.sent.len();
+    for _ in 0..4 {
+        h.tick(NO_KEYFRAME);
+    }
+    assert_eq!(h.sent.len(), before, "nothing flows until the lower keyframe");
+    assert_eq!(h.rewriter.awaiting_keyframe(), Some(Layer::LOW));
+    h.tick(keyframe_on(Layer::LOW));
+    assert_eq!(h.rewriter.current(), Some(Layer::LOW));
+    assert_eq!(h.layers_forwarded(), [Layer::HIGH, Layer::LOW]);
+    assert_continuous(&h.sent);
+}
