@@ -320,9 +320,17 @@ mod tests {
     #[test]
     fn heavy_loss_bounds_the_estimate_by_what_got_through() {
         assert_eq!(congestion_bound(1_200_000, 900_000, None), 1_200_000);
-        assert_eq!(congestion_bound(1_200_000, 900_000, Some(0.03)), 1_200_000, "random loss");
+        assert_eq!(
+            congestion_bound(1_200_000, 900_000, Some(0.03)),
+            1_200_000,
+            "random loss"
+        );
         assert_eq!(congestion_bound(1_200_000, 900_000, Some(0.7)), 270_000);
-        assert_eq!(congestion_bound(200_000, 900_000, Some(0.5)), 200_000, "never raises it");
+        assert_eq!(
+            congestion_bound(200_000, 900_000, Some(0.5)),
+            200_000,
+            "never raises it"
+        );
     }
 
     #[test]
