@@ -16,8 +16,8 @@ trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 echo "bench password 123" | "$bin" --data-dir "$dir/data" admin create --email admin@bench.mx >/dev/null
 "$bin" --data-dir "$dir/data" serve --addr 127.0.0.1:0 2> "$dir/log" &
 pid=$!
-for _ in $(seq 100); do grep -q "addr=" "$dir/log" 2>/dev/null && break; sleep 0.1; done
-base="http://$(grep -o 'addr=[0-9.:]*' "$dir/log" | head -1 | cut -d= -f2)"
+for _ in $(seq 100); do grep -q "cerca listening.*addr=" "$dir/log" 2>/dev/null && break; sleep 0.1; done
+base="http://$(grep "cerca listening" "$dir/log" | grep -o "addr=[0-9.:]*" | head -1 | cut -d= -f2)"
 c() { curl -s -c "$dir/jar" -b "$dir/jar" -H 'content-type: application/json' "$@"; }
 c -d '{"email":"admin@bench.mx","password":"bench password 123"}' "$base/api/auth/login" >/dev/null
 c -d '{"clues":"BENCH00001","name":"Clínica de prueba"}' "$base/api/clinics" >/dev/null

@@ -110,7 +110,7 @@ pub async fn spawn(config: UdpConfig) -> io::Result<(RelayHandle, RelayEvents)> 
                 Some(rx)
             }
             Err(e) => {
-                tracing::warn!(addr = %local_addr, error = %e, "ICE-TCP off: cannot listen on the media port");
+                tracing::warn!(media_port = %local_addr, error = %e, "ICE-TCP off: cannot listen on the media port");
                 None
             }
         }

@@ -78,7 +78,8 @@ async fn readme_walkthrough_on_the_sqlite_default() {
             !line.contains("\u{1b}["),
             "no colour codes when stderr is a pipe: {line}"
         );
-        if let Some(rest) = line.split("addr=").nth(1) {
+        let listening = line.contains("cerca listening");
+        if let Some(rest) = line.split("addr=").nth(1).filter(|_| listening) {
             addr = Some(rest.split_whitespace().next().unwrap().to_string());
             break;
         }
