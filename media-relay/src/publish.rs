@@ -43,6 +43,14 @@ pub fn nominal_bps(count: usize, i: usize) -> u64 {
     }
 }
 
+/// A camera layer arriving at fewer frames a second than this, over
+/// [`FPS_WINDOW`], is a slideshow, not video: it is left out as if absent, so
+/// a viewer is told the sender's network paused it (an EDGE uplink) rather
+/// than shown a picture that moves every few seconds. (A screen share would
+/// need its own rule; the web client sends none.)
+pub const MIN_FPS: usize = 5;
+const FPS_WINDOW: Duration = Duration::from_secs(2);
+
 /// A layer asked for and silent this long is one the publisher cannot send now.
 pub const ABSENT_AFTER: Duration = Duration::from_millis(1500);
 /// How long such a layer is first left out; doubled while it stays away.
@@ -75,6 +83,10 @@ pub struct PublishedVideo {
     rids: Vec<Rid>,
     meters: [RateMeter; MAX_LAYERS],
     presence: [Presence; MAX_LAYERS],
+    /// Arrival times of the last [`FPS_WINDOW`] of frames, per layer, and
+    /// since when each layer has been arriving.
+    frames: [std::collections::VecDeque<Instant>; MAX_LAYERS],
+    arriving_since: [Option<Instant>; MAX_LAYERS],
     pub keyframes: KeyframeRequests,
     /// The layers the publisher was last asked to send (all, at first).
     told_active: LayerSet,
@@ -90,6 +102,8 @@ impl PublishedVideo {
             rids: rids.into_iter().take(MAX_LAYERS).collect(),
             meters: Default::default(),
             presence: Default::default(),
+            frames: Default::default(),
+            arriving_since: [None; MAX_LAYERS],
             low_cap: None,
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
@@ -118,8 +132,37 @@ impl PublishedVideo {
         self.rids.len().max(1)
     }
 
+    /// One frame of `layer` arrived.
     pub fn record(&mut self, now: Instant, layer: Layer, bytes: usize) {
-        self.meters[layer.index()].record(now, bytes);
+        let i = layer.index();
+        self.meters[i].record(now, bytes);
+        let frames = &mut self.frames[i];
+        if frames
+            .back()
+            .is_none_or(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
+        {
+            self.arriving_since[i] = Some(now);
+        }
+        frames.push_back(now);
+        while frames
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
+        {
+            frames.pop_front();
+        }
+    }
+
+    /// Whether a layer has been arriving for a while, but as a slideshow.
+    fn too_slow(&mut self, now: Instant, i: usize) -> bool {
+        let frames = &mut self.frames[i];
+        while frames
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
+        {
+            frames.pop_front();
+        }
+        let settled = self.arriving_since[i].is_some_and(|t| now.saturating_duration_since(t) >= FPS_WINDOW);
+        settled && !frames.is_empty() && frames.len() < MIN_FPS * FPS_WINDOW.as_secs() as usize
     }
 
     /// The layers the publisher was last asked to send.
@@ -167,6 +210,9 @@ impl PublishedVideo {
             if let Some(measured) = self.meters[i].bps(now).filter(|&r| r > 0) {
                 presence.absent_until = None;
                 presence.backoff = ABSENT_BACKOFF;
+                if self.too_slow(now, i) {
+                    continue;
+                }
                 rates[i] = Some(cap.map_or(measured, |c| measured.min(c)));
                 continue;
             }
@@ -262,6 +308,23 @@ mod tests {
             v.record(at(ms), Layer::HIGH, 5000);
         }
         assert!(v.layer_rates(at(17_000))[2].is_some_and(|r| r > 500_000));
+    }
+
+    #[test]
+    fn a_layer_arriving_as_a_slideshow_is_left_out_until_it_moves_again() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(Vec::new());
+        // 3 frames a second for 4 s (an EDGE uplink).
+        for ms in (0..4000).step_by(333) {
+            v.record(at(ms), Layer::LOW, 1500);
+        }
+        assert_eq!(v.layer_rates(at(4000))[0], None);
+        // Back to 25 fps: available again after a window of it.
+        for ms in (4000..6200).step_by(40) {
+            v.record(at(ms), Layer::LOW, 1500);
+        }
+        assert!(v.layer_rates(at(6200))[0].is_some());
     }
 
     #[test]

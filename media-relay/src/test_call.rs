@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::test_peer::{within, Client, PeerOptions};
+use crate::test_peer::{Client, PeerOptions};
 use crate::{RelayEvent, RelayEvents, RelayHandle, UdpConfig};
 
 /// A relay plus the signaling stand-in: carries each `RelayEvent::Offer` to
@@ -96,10 +96,29 @@ impl Call {
 
     /// Waits for an event that `pred` picks.
     pub async fn wait_event(&self, what: &str, pred: impl Fn(&RelayEvent) -> bool) {
+        self.wait_event_within(what, crate::test_peer::PATIENCE, pred).await;
+    }
+
+    /// [`Self::wait_event`] with another safety net, for what takes long by
+    /// design (an ICE timeout).
+    pub async fn wait_event_within(
+        &self,
+        what: &str,
+        patience: std::time::Duration,
+        pred: impl Fn(&RelayEvent) -> bool,
+    ) {
         let mut log = self.events.clone();
-        within(what, log.wait_for(|events| events.iter().any(&pred)))
+        tokio::time::timeout(patience, log.wait_for(|events| events.iter().any(&pred)))
             .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
             .expect("signaling task alive");
+    }
+
+    /// Stops carrying offers to `name`: once the test drops its last handle
+    /// too, that client's task and socket are gone, as a phone that lost its
+    /// network would be, without a word to the relay.
+    pub fn forget(&self, name: &str) {
+        self.clients.lock().unwrap().remove(name);
     }
 }
 

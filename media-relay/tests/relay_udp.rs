@@ -8,7 +8,9 @@ mod common;
 
 use common::{within, Call, Client};
 use media_relay::{LeaveReason, RelayError, RelayEvent};
+use std::time::Duration;
 use str0m::media::MediaKind;
+
 use tokio::net::UdpSocket;
 
 /// Under a second of media each: 40 audio frames at 20 ms, 20 video at 33 ms.
@@ -205,6 +207,16 @@ async fn garbage_datagrams_are_dropped_and_counted_while_the_call_flows() {
     .await;
 }
 
+/// Waits for the relay to re-offer `who` with a stopped video m-line: the
+/// sign that a departed participant's tracks were taken away.
+async fn wait_reoffer_without_video(call: &mut Call, who: &str) {
+    call.wait_event(
+        "re-offer without the departed video",
+        |e| matches!(e, RelayEvent::Offer { participant, sdp } if participant == who && sdp.contains("m=video 0")),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_removes_the_participant_and_the_room() {
     let mut call = Call::start().await;
@@ -221,11 +233,7 @@ async fn leaving_removes_the_participant_and_the_room() {
     assert_eq!(call.relay.participant_count().await.unwrap(), 1);
     // Beto is re-offered without ana's tracks; the offer is answered by the
     // signaling stand-in, and beto's media still flows to nobody harmlessly.
-    call.wait_event(
-        "beto re-offered",
-        |e| matches!(e, RelayEvent::Offer { participant, sdp } if participant == "beto" && sdp.contains("m=video 0")),
-    )
-    .await;
+    wait_reoffer_without_video(&mut call, "beto").await;
 
     call.relay.leave("beto".into()).await.unwrap();
     assert_eq!(call.relay.participant_count().await.unwrap(), 0);
@@ -234,6 +242,44 @@ async fn leaving_removes_the_participant_and_the_room() {
         Err(RelayError::UnknownParticipant("beto".into()))
     );
     drop(ana);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_that_vanishes_is_removed_with_everything_it_held() {
+    let mut call = Call::start().await;
+    let ana = call.join("consult-5", "ana").await;
+    let beto = call.join("consult-5", "beto").await;
+    wait_media_from(&beto, &ana, AUDIO_FRAMES, VIDEO_FRAMES).await;
+    let ana_addr = ana.addr;
+
+    // Ana's phone loses its network: no leave, no close, just silence.
+    call.forget("ana");
+    drop(ana);
+    // ICE consent runs out (15 s without a binding request in ICE-lite).
+    call.wait_event_within("ana dropped by the relay", Duration::from_secs(40), |e| {
+        matches!(e, RelayEvent::ParticipantLeft { participant, reason: LeaveReason::Disconnected } if participant == "ana")
+    })
+    .await;
+    assert_eq!(call.relay.participant_count().await.unwrap(), 1);
+    // Beto is offered the stop of ana's tracks, and keeps its own call.
+    wait_reoffer_without_video(&mut call, "beto").await;
+    // Nothing routes to ana any more: a datagram from her old address is a stranger's.
+    let before = call.relay.stats().await.unwrap();
+    let ghost = UdpSocket::bind(ana_addr).await.unwrap();
+    ghost
+        .send_to(&[0x80, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1], call.relay.local_addr())
+        .await
+        .unwrap();
+    within("the ghost datagram counted", async {
+        while call.relay.stats().await.unwrap().datagrams_unrouted == before.datagrams_unrouted {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // And when beto goes too, the relay holds nobody.
+    call.relay.leave("beto".into()).await.unwrap();
+    assert_eq!(call.relay.participant_count().await.unwrap(), 0);
+    drop(beto);
 }
 
 #[tokio::test]

@@ -62,7 +62,12 @@ describe('a patient on a very slow link', () => {
     await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ timeout: 30000 });
     assert.equal(await tile.getAttribute('data-paused'), 'true');
     // The words cover the whole tile: no frozen frame shows around them.
-    const [tileBox, coverBox] = [await tile.boundingBox(), await tile.locator('.tile-novideo').boundingBox()];
+    // Both boxes are read in one go: a banner above the tiles may appear in
+    // between two separate reads and move the tile.
+    const { tileBox, coverBox } = await tile.evaluate((el) => {
+      const box = (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; };
+      return { tileBox: box(el), coverBox: box(el.querySelector('.tile-novideo')) };
+    });
     assert.deepEqual(coverBox, tileBox);
     const before = await inbound(pat);
     await until(async () => (await inbound(pat)).audioPackets > before.audioPackets + 100,

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextTarget, STEP_UP_MS, STEP_DOWN_MS, MAX_MS, CALM_MS } from '../../web-client/js/call/playout.js';
+import { nextTarget, maxFor, STEP_UP_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS } from '../../web-client/js/call/playout.js';
 
 test('freezes raise the playout delay in steps up to the cap', () => {
   let s = { target: 0, calmSince: 0 };
@@ -26,4 +26,14 @@ test('the delay is given back only after a calm spell, a step at a time', () => 
   s = nextTarget(s, { now: 2 * CALM_MS, froze: false });
   assert.equal(s.target, 0);
   assert.equal(nextTarget(s, { now: 10 * CALM_MS, froze: false }).target, 0, 'never below zero');
+});
+
+test('a long round trip allows more delay, within a bound', () => {
+  assert.equal(maxFor(null), MAX_MS);
+  assert.equal(maxFor(60), MAX_MS);
+  assert.equal(maxFor(600), 800);
+  assert.equal(maxFor(5000), MAX_WITH_RTT_MS);
+  let s = { target: 0, calmSince: 0 };
+  for (let i = 0; i < 12; i++) s = nextTarget(s, { now: i, froze: true, rttMs: 600 });
+  assert.equal(s.target, 800);
 });

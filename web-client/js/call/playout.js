@@ -3,7 +3,8 @@
 // round trip for its retransmission; with the browser's default playout
 // delay that wait shows as a freeze. So when a video froze since the last
 // look, ask for more delay (RTCRtpReceiver.jitterBufferTarget), 100 ms at a
-// time up to 400 ms; after 20 s without a freeze, give 50 ms back. The
+// time up to 400 ms (or the round trip plus 200 ms, at most 900, on a
+// satellite link); after 20 s without a freeze, give 50 ms back. The
 // delay costs conversation latency (audio follows video for lip sync), which
 // is why it is only taken when freezes show it is needed and given back.
 // Measured with `bench/bench rural --profile rural-3g`.
@@ -11,11 +12,18 @@
 export const STEP_UP_MS = 100;
 export const STEP_DOWN_MS = 50;
 export const MAX_MS = 400;
+/** On a long round trip (satellite: 600 ms) a retransmission takes longer. */
+export const MAX_WITH_RTT_MS = 900;
 export const CALM_MS = 20000;
 
+/** How far the delay may go: enough for one retransmission on this link. */
+export function maxFor(rttMs) {
+  return Number.isFinite(rttMs) ? Math.min(MAX_WITH_RTT_MS, Math.max(MAX_MS, rttMs + 200)) : MAX_MS;
+}
+
 /** The next target (ms) for one receiver: pure, so it is tested alone. */
-export function nextTarget(state, { now, froze }) {
-  if (froze) return { target: Math.min(MAX_MS, state.target + STEP_UP_MS), calmSince: now };
+export function nextTarget(state, { now, froze, rttMs = null }) {
+  if (froze) return { target: Math.min(maxFor(rttMs), state.target + STEP_UP_MS), calmSince: now };
   if (state.target > 0 && now - state.calmSince >= CALM_MS) {
     return { target: Math.max(0, state.target - STEP_DOWN_MS), calmSince: now };
   }
@@ -30,15 +38,19 @@ export function adaptPlayout(pc, everyMs = 2000) {
     for (const receiver of pc.getReceivers()) {
       if (receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
       let freezes = null;
+      let rttMs = null;
       try {
-        (await receiver.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') freezes = s.freezeCount ?? null; });
+        (await receiver.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp') freezes = s.freezeCount ?? null;
+          else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
+        });
       } catch {
         continue;
       }
       if (freezes === null) continue;
       const now = Date.now();
       const prev = states.get(receiver) ?? { target: 0, calmSince: now, freezes };
-      const next = nextTarget(prev, { now, froze: freezes > prev.freezes });
+      const next = nextTarget(prev, { now, froze: freezes > prev.freezes, rttMs });
       states.set(receiver, { ...next, freezes });
       if (next.target !== prev.target) {
         try {
