@@ -130,8 +130,10 @@ export function summaryMarkdown(results) {
     for (const c of r.checks) lines.push(`| ${r.name} | ${c.name} | ${c.shown} | ${c.limit} | ${c.pass ? 'pass' : '**FAIL**'} |`);
   }
   const checks = results.flatMap((r) => r.checks ?? []);
-  const failed = checks.filter((c) => !c.pass).length + results.filter((r) => r.error).length;
-  lines.push('', `${checks.length - checks.filter((c) => !c.pass).length} of ${checks.length} targets pass${failed ? `; ${failed} fail` : ''}.`);
+  const failed = checks.filter((c) => !c.pass).length;
+  const crashed = results.filter((r) => r.error).length;
+  lines.push('', `${checks.length - failed} of ${checks.length} targets pass${failed ? `; ${failed} fail` : ''}`
+    + `${crashed ? `; ${crashed} profile run${crashed > 1 ? 's' : ''} did not complete` : ''}.`);
   return lines.join('\n');
 }
 
