@@ -209,8 +209,9 @@ async fn a_webrtc_rs_bot_and_a_str0m_peer_interoperate_through_the_relay() {
     })
     .await;
     let r = bot.report();
-    assert_eq!(r.get("beto", MediaKind::Video).gaps, 0);
-    assert_eq!(r.get("beto", MediaKind::Video).first_is_keyframe, Some(true));
+    let video = r.get("beto", MediaKind::Video);
+    assert_eq!(video.gaps, 0, "{video:?}");
+    assert_eq!(video.first_is_keyframe, Some(true), "{video:?}");
     assert_eq!(r.get("beto", MediaKind::Video).corrupt, 0, "frames altered on the way");
 }
 

@@ -153,8 +153,10 @@ pub struct Stream {
     highest_seq: Option<u64>,
     missing: BTreeSet<u64>,
     seen: BTreeSet<u64>,
-    /// Video: whether the first packet received began a VP8 keyframe.
+    /// Video: whether the earliest packet (by sequence number) began a VP8
+    /// keyframe.
     pub first_is_keyframe: Option<bool>,
+    first_video_seq: Option<u64>,
     /// Video: every frame start, in sequence-number order.
     pub frames: Vec<VideoFrame>,
     /// Video frames that arrived before an earlier one (by sequence number).
@@ -298,7 +300,11 @@ impl Stream {
             return;
         };
         let data = &rtp_payload[at..];
-        if self.first_is_keyframe.is_none() {
+        // By sequence number, not arrival: on a loaded machine the keyframe's
+        // first packet may come in after its second (retransmitted), and the
+        // stream still began with it.
+        if self.first_video_seq.is_none_or(|first| seq < first) {
+            self.first_video_seq = Some(seq);
             self.first_is_keyframe = Some(start && data.first().is_some_and(|b| b & 0x01 == 0));
         }
         let time = extend(self.highest_time, u64::from(timestamp), 32);
