@@ -51,6 +51,16 @@ pub fn nominal_bps(count: usize, i: usize) -> u64 {
 pub const MIN_FPS: usize = 5;
 const FPS_WINDOW: Duration = Duration::from_secs(2);
 
+/// Drops the arrival times older than [`FPS_WINDOW`].
+fn forget_before_window(frames: &mut std::collections::VecDeque<Instant>, now: Instant) {
+    while frames
+        .front()
+        .is_some_and(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
+    {
+        frames.pop_front();
+    }
+}
+
 /// A layer asked for and silent this long is one the publisher cannot send now.
 pub const ABSENT_AFTER: Duration = Duration::from_millis(1500);
 /// How long such a layer is first left out; doubled while it stays away.
@@ -144,23 +154,13 @@ impl PublishedVideo {
             self.arriving_since[i] = Some(now);
         }
         frames.push_back(now);
-        while frames
-            .front()
-            .is_some_and(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
-        {
-            frames.pop_front();
-        }
+        forget_before_window(frames, now);
     }
 
     /// Whether a layer has been arriving for a while, but as a slideshow.
     fn too_slow(&mut self, now: Instant, i: usize) -> bool {
         let frames = &mut self.frames[i];
-        while frames
-            .front()
-            .is_some_and(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
-        {
-            frames.pop_front();
-        }
+        forget_before_window(frames, now);
         let settled = self.arriving_since[i].is_some_and(|t| now.saturating_duration_since(t) >= FPS_WINDOW);
         settled && !frames.is_empty() && frames.len() < MIN_FPS * FPS_WINDOW.as_secs() as usize
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::test_peer::{Client, PeerOptions};
+use crate::test_peer::{within_for, Client, PeerOptions};
 use crate::{RelayEvent, RelayEvents, RelayHandle, UdpConfig};
 
 /// A relay plus the signaling stand-in: carries each `RelayEvent::Offer` to
@@ -108,9 +108,8 @@ impl Call {
         pred: impl Fn(&RelayEvent) -> bool,
     ) {
         let mut log = self.events.clone();
-        tokio::time::timeout(patience, log.wait_for(|events| events.iter().any(&pred)))
+        within_for(what, patience, log.wait_for(|events| events.iter().any(&pred)))
             .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
             .expect("signaling task alive");
     }
 

@@ -501,7 +501,12 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than [`PATIENCE`].
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, fut)
+    within_for(what, PATIENCE, fut).await
+}
+
+/// [`within`] with another safety net, for what takes long by design.
+pub async fn within_for<T>(what: &str, patience: Duration, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(patience, fut)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
