@@ -132,6 +132,8 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
             if participant == "beto" && origin == "ana")
     })
     .await;
+    // Every frame ana sends from now on reaches the relay after the pause.
+    let sent_at_pause = ana.sent(MediaKind::Video);
     // What was queued before the pause drains (relay pacer, link queue);
     // then a whole second of audio arrives with no video at all.
     let mut quiet_second = false;
@@ -168,8 +170,31 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
         r.video_from(ana.tag).len() > frames_before + 10
     })
     .await;
+    // What ana sent after the pause went through the rewriter anew and must
+    // start on a keyframe, with nothing older behind it.
     let received = beto.received();
-    let resumed = &received.video_from(ana.tag)[frames_before..];
-    assert!(resumed[0].keyframe, "resumed on a non-keyframe: {resumed:?}");
+    let frames = received.video_from(ana.tag);
+    let first_new = frames
+        .iter()
+        .position(|f| f.counter >= sent_at_pause)
+        .expect("frames sent after the pause arrived");
+    // The relay stops queueing video that cannot leave (`VIDEO_QUEUE_LIMIT`):
+    // without that, frames sent before the pause came out of str0m's queue
+    // 2.4 s later, after the link had recovered.
+    assert!(
+        first_new >= frames_before,
+        "video from before the pause was still arriving after the resume: {:?}",
+        &frames[frames_before..]
+    );
+    assert!(
+        frames[first_new].keyframe,
+        "resumed on a non-keyframe: {:?}",
+        &frames[first_new.saturating_sub(3)..]
+    );
+    assert!(
+        frames[first_new..].iter().all(|f| f.counter >= sent_at_pause),
+        "a frame from before the pause came after the resume: {:?}",
+        &frames[first_new..]
+    );
     check_switches(received.video_from(ana.tag));
 }
