@@ -250,8 +250,9 @@ fn step_above(track: &VideoTrack, current: Option<Layer>) -> u64 {
         .map_or(u64::MAX, |&next| next.saturating_sub(current_rate))
 }
 
-/// Tells a publisher which simulcast layers of each track someone takes,
-/// and what its lowest layer may cost, when either changed. The lowest layer
+/// Tells a publisher which simulcast layers of each track someone takes
+/// (or took within [`crate::publish::STOP_HOLD`]), and what its lowest layer
+/// may cost, when either changed. The lowest layer
 /// always stays on: resuming it would cost a keyframe and a ramp-up exactly
 /// when a subscriber's link is worst. It is the weakest subscriber's layer,
 /// so it is capped at that subscriber's share of its link: on a 3G downlink
@@ -271,7 +272,7 @@ fn tell_unused_layers(
             continue;
         }
         let key = (p.id.clone(), t.mid);
-        let mut wanted = taken.get(&key).copied().unwrap_or_default();
+        let mut wanted = video.layers_to_keep(now, taken.get(&key).copied().unwrap_or_default());
         wanted.insert(Layer::LOW);
         let nominal = crate::publish::nominal_bps(video.layer_count(), 0);
         let cap = low_cap(video.low_cap(), low_budget.get(&key).copied(), nominal);

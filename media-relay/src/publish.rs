@@ -67,6 +67,14 @@ pub const ABSENT_AFTER: Duration = Duration::from_millis(1500);
 const ABSENT_BACKOFF: Duration = Duration::from_secs(4);
 const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(32);
 
+/// A layer nobody takes any more is kept on at the publisher this long after
+/// it was last taken. Stopping it at once made the patient's top layer flap
+/// on a 4G uplink (`bench/bench rural --profile rural-4g`: on 29 % of the
+/// time), and each restart costs a keyframe burst on that uplink and a ramp
+/// from a low rate, while the subscriber that dipped comes back within
+/// seconds.
+pub const STOP_HOLD: Duration = Duration::from_secs(10);
+
 /// Whether the publisher sends a layer it was asked for.
 #[derive(Debug, Clone)]
 struct Presence {
@@ -102,6 +110,8 @@ pub struct PublishedVideo {
     told_active: LayerSet,
     /// The bitrate the lowest layer was last asked to keep under, if any.
     low_cap: Option<u64>,
+    /// When a subscriber last took each layer.
+    last_taken: [Option<Instant>; MAX_LAYERS],
 }
 
 impl PublishedVideo {
@@ -115,6 +125,7 @@ impl PublishedVideo {
             frames: Default::default(),
             arriving_since: [None; MAX_LAYERS],
             low_cap: None,
+            last_taken: [None; MAX_LAYERS],
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -178,6 +189,23 @@ impl PublishedVideo {
     /// Records the cap the publisher was just asked to keep its lowest layer under.
     pub fn tell_low_cap(&mut self, cap: Option<u64>) {
         self.low_cap = cap;
+    }
+
+    /// The layers to ask the publisher for, given those subscribers take
+    /// now: those, plus any taken within [`STOP_HOLD`] (and still asked for).
+    pub fn layers_to_keep(&mut self, now: Instant, taken: LayerSet) -> LayerSet {
+        let mut keep = taken;
+        for layer in Layer::ALL {
+            let i = layer.index();
+            if taken.contains(layer) {
+                self.last_taken[i] = Some(now);
+            } else if self.told_active.contains(layer)
+                && self.last_taken[i].is_some_and(|t| now.saturating_duration_since(t) < STOP_HOLD)
+            {
+                keep.insert(layer);
+            }
+        }
+        keep
     }
 
     /// Records what the publisher has just been asked to send.
@@ -338,6 +366,25 @@ mod tests {
         let rates = v.layer_rates(t0 + Duration::from_secs(10));
         assert_eq!(rates[1], Some(nominal_bps(2, 1)), "not arriving because we said so");
         assert_eq!(rates[0], None, "asked for and silent for 10 s");
+    }
+
+    #[test]
+    fn a_layer_nobody_takes_stays_on_for_the_stop_hold() {
+        let t0 = Instant::now();
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        let both: LayerSet = [Layer::LOW, Layer::MID].into_iter().collect();
+        let low: LayerSet = [Layer::LOW].into_iter().collect();
+        assert_eq!(v.layers_to_keep(t0, both), both);
+        v.tell_active(t0, both);
+        // A subscriber dips to the lowest layer: the top one stays on...
+        let soon = t0 + STOP_HOLD - Duration::from_millis(1);
+        assert_eq!(v.layers_to_keep(soon, low), both);
+        // ...until nobody has taken it for the whole hold.
+        let later = t0 + STOP_HOLD;
+        assert_eq!(v.layers_to_keep(later, low), low);
+        v.tell_active(later, low);
+        // A layer stopped is not brought back by the hold.
+        assert_eq!(v.layers_to_keep(later + Duration::from_secs(1), low), low);
     }
 
     #[test]

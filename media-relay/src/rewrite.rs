@@ -17,7 +17,8 @@
 //!
 //! A video switch (or a resume after a pause) waits for a keyframe of the
 //! target layer, because simulcast layers are independent VP8 streams;
-//! meanwhile the current layer keeps flowing. [`VideoRewriter::awaiting_keyframe`]
+//! meanwhile the current layer keeps flowing, and when none is, a lower
+//! layer's keyframe starts the picture until the target's comes. [`VideoRewriter::awaiting_keyframe`]
 //! tells the I/O layer which layer to ask a keyframe for. [`AudioRewriter`] is
 //! the same machinery without layers: a publisher that reconnects with a new
 //! SSRC is spliced on at once.
@@ -343,7 +344,14 @@ impl VideoRewriter {
                 self.current = None;
             }
         }
-        if layer != target {
+        // With nothing flowing (the call's start, a resume, a switch down
+        // under congestion), a lower layer's keyframe is taken too: a
+        // picture now beats one after the target's keyframe, which may take
+        // a second or more to come (Chrome starts its top layer only once
+        // its uplink estimate allows). The target still takes over on its own
+        // keyframe.
+        let stand_in = self.current.is_none() && layer < target;
+        if layer != target && !stand_in {
             return Decision::Drop(DropReason::NotSelected);
         }
         if !pkt.keyframe_start {

@@ -497,3 +497,27 @@ fn dropping_the_current_layer_for_a_switch_down_resumes_on_the_target_keyframe()
     assert_eq!(h.layers_forwarded(), [Layer::HIGH, Layer::LOW]);
     assert_continuous(&h.sent);
 }
+
+#[test]
+fn with_nothing_flowing_a_lower_keyframe_starts_the_picture_until_the_target_comes() {
+    let mut h = Harness::new();
+    h.rewriter.set_target(Some(Layer::HIGH));
+    // The top layer's keyframe is late (the publisher is still ramping up):
+    // the lowest layer's starts the picture.
+    h.tick(keyframe_on(Layer::LOW));
+    h.tick(NO_KEYFRAME);
+    assert_eq!(h.rewriter.current(), Some(Layer::LOW));
+    assert_eq!(
+        h.rewriter.awaiting_keyframe(),
+        Some(Layer::HIGH),
+        "still wants the target"
+    );
+    // Once a layer flows, another below the target no longer takes over.
+    h.tick(keyframe_on(Layer::MID));
+    assert_eq!(h.rewriter.current(), Some(Layer::LOW));
+    h.tick(keyframe_on(Layer::HIGH));
+    h.tick(NO_KEYFRAME);
+    assert_eq!(h.rewriter.current(), Some(Layer::HIGH));
+    assert_eq!(h.layers_forwarded(), [Layer::LOW, Layer::HIGH]);
+    assert_continuous(&h.sent);
+}

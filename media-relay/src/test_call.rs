@@ -113,6 +113,17 @@ impl Call {
             .expect("signaling task alive");
     }
 
+    /// Waits for an event that `pred` picks among those after the first
+    /// `since` (see [`Self::events`]): for a change that an earlier event
+    /// of the same kind would seem to answer.
+    pub async fn wait_event_since(&self, what: &str, since: usize, pred: impl Fn(&RelayEvent) -> bool) {
+        let mut log = self.events.clone();
+        let found = log.wait_for(|events| events.iter().skip(since).any(&pred));
+        within_for(what, crate::test_peer::PATIENCE, found)
+            .await
+            .expect("signaling task alive");
+    }
+
     /// Stops carrying offers to `name`: once the test drops its last handle
     /// too, that client's task and socket are gone, as a phone that lost its
     /// network would be, without a word to the relay.

@@ -71,10 +71,12 @@ async fn a_throttled_subscriber_moves_down_a_layer_and_back_up() {
     wait_long(&beto, "ana's top layer", |r| r.latest_layer(ana.tag) == Some(2)).await;
 
     // 400 kbit/s: audio plus the lowest layer (~150 kbit/s) fit, the middle does not.
+    let events_before = call.events().len();
     link.set_down(Impairment::rate(400_000, Duration::from_millis(200)));
     wait_long(&beto, "ana's lowest layer", |r| r.latest_layer(ana.tag) == Some(0)).await;
-    // Nobody takes the top layer now: ana was told to stop it.
-    call.wait_event("ana told to drop unused layers", |e| {
+    // Nobody takes the top layer now: ana is told to stop it (once it has
+    // gone untaken for `STOP_HOLD`).
+    call.wait_event_since("ana told to drop unused layers", events_before, |e| {
         matches!(e, RelayEvent::LayersWanted { participant, rids, .. }
             if participant == "ana" && !rids.iter().any(|r| r == "f"))
     })
@@ -155,7 +157,8 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
             .events()
             .iter()
             .any(|e| matches!(e, RelayEvent::VideoResumed { participant, .. } if participant == "beto")),
-        "resumed while the link was still at 110 kbit/s"
+        "resumed while the link was still at 110 kbit/s: {:?}",
+        call.events()
     );
 
     // The link recovers: video resumes by itself, starting on a keyframe.
