@@ -139,6 +139,7 @@ fn allocate_for(
     }
     let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
 
+    let congested = s.congested_video(now);
     let mut allocated = s.allocator.audio_reserve(audio_tracks);
     let mut next_step = u64::MAX;
     for (a, track) in allocations.iter().zip(&tracks) {
@@ -152,6 +153,10 @@ fn allocate_for(
             continue;
         };
         let key = (out.origin.clone(), out.mid_in);
+        let mid_out = match out.state {
+            OutState::Open(mid) => Some(mid),
+            _ => None,
+        };
         let Some(v) = out.video.as_mut() else { continue };
         // The allocator only goes down when the link cannot carry the
         // current layer (or it stopped arriving): stop it now rather than
@@ -184,7 +189,9 @@ fn allocate_for(
             set.insert(layer);
         }
         if let Some(layer) = v.rewriter.awaiting_keyframe() {
-            keyframes_wanted.push((key.0, key.1, layer));
+            if !mid_out.is_some_and(|m| congested.contains(&m)) {
+                keyframes_wanted.push((key.0, key.1, layer));
+            }
         }
     }
 

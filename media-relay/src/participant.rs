@@ -6,7 +6,7 @@
 //! one `Rtc`; the engine only moves things *between* participants.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::BweKind;
 use str0m::change::{SdpOffer, SdpPendingOffer};
@@ -28,6 +28,17 @@ impl Participant {
         TrackId(self.next_track_id)
     }
 }
+
+/// The longest a subscriber's video may wait in str0m's send queue before
+/// the relay stops adding to it. str0m paces video at about the estimate and,
+/// when the estimate falls, lets up to 2 s queue before it drains faster than
+/// the link can take; frames that old are useless to the viewer, and draining
+/// them delays the audio and the lower layer's keyframe that would end the
+/// congestion (measured in `adaptation.rs`: frames sent before a pause
+/// arrived 2.4 s later, after the link had recovered). A keyframe of the
+/// chosen layer fits well under this at the pacing rate, so only congestion
+/// trips it.
+const VIDEO_QUEUE_LIMIT: Duration = Duration::from_millis(500);
 
 /// A track the participant sends to the relay.
 #[derive(Debug)]
@@ -277,6 +288,15 @@ impl Participant {
             .iter_mut()
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
+        if track.video.is_some() && video_queue_congested(&mut self.rtc, mid, data.network_time) {
+            // Skipping a frame breaks the chain of delta frames: the stream
+            // goes on at the next keyframe, asked for once the queue drains
+            // (a keyframe asked for now would only join the queue).
+            if let Some(video) = &mut track.video {
+                video.rewriter.drop_current();
+            }
+            return None;
+        }
         let time = match (&mut track.video, layer) {
             (Some(video), Some(layer)) => {
                 let incoming = data.time.rebase(Frequency::NINETY_KHZ);
@@ -307,6 +327,20 @@ impl Participant {
             tracing::debug!(participant = %self.id, error = %e, "write failed");
         }
         awaiting
+    }
+
+    /// The outgoing video tracks queued past [`VIDEO_QUEUE_LIMIT`]: the
+    /// adaptation pass holds their keyframe requests until the queue drains.
+    pub fn congested_video(&mut self, now: Instant) -> Vec<Mid> {
+        let rtc = &mut self.rtc;
+        self.tracks_out
+            .iter()
+            .filter_map(|t| match t.state {
+                OutState::Open(mid) if t.video.is_some() => Some(mid),
+                _ => None,
+            })
+            .filter(|&mid| video_queue_congested(rtc, mid, now))
+            .collect()
     }
 
     /// Asks this participant for a keyframe of `layer` on one of its
@@ -406,4 +440,14 @@ impl Participant {
             };
         }
     }
+}
+
+/// Whether the oldest packet of the video stream on `mid` has waited in
+/// str0m's send queue longer than [`VIDEO_QUEUE_LIMIT`].
+fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant) -> bool {
+    rtc.direct_api()
+        .stream_tx_by_mid(mid, None)
+        .and_then(|s| s.queue_info())
+        .and_then(|q| q.first_unsent())
+        .is_some_and(|first| now.saturating_duration_since(first) > VIDEO_QUEUE_LIMIT)
 }

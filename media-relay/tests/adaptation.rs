@@ -173,17 +173,22 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
         r.video_from(ana.tag).len() > frames_before + 10
     })
     .await;
-    // Frames ana sent before the pause may still arrive after it, late but
-    // in order: str0m's send queue toward beto holds up to 2 s of video, and
-    // the relay cannot empty it (seen: sent before the pause, delivered
-    // 2.4 s later). What ana sent after the pause went through the rewriter
-    // anew and must start on a keyframe, with nothing older behind it.
+    // What ana sent after the pause went through the rewriter anew and must
+    // start on a keyframe, with nothing older behind it.
     let received = beto.received();
     let frames = received.video_from(ana.tag);
     let first_new = frames
         .iter()
         .position(|f| f.counter >= sent_at_pause)
         .expect("frames sent after the pause arrived");
+    // The relay stops queueing video that cannot leave (`VIDEO_QUEUE_LIMIT`):
+    // without that, frames sent before the pause came out of str0m's queue
+    // 2.4 s later, after the link had recovered.
+    assert!(
+        first_new >= frames_before,
+        "video from before the pause was still arriving after the resume: {:?}",
+        &frames[frames_before..]
+    );
     assert!(
         frames[first_new].keyframe,
         "resumed on a non-keyframe: {:?}",
