@@ -107,21 +107,27 @@ impl Call {
         patience: std::time::Duration,
         pred: impl Fn(&RelayEvent) -> bool,
     ) {
-        let mut log = self.events.clone();
-        within_for(what, patience, log.wait_for(|events| events.iter().any(&pred)))
-            .await
-            .expect("signaling task alive");
+        self.wait_event_after(what, patience, 0, pred).await;
     }
 
     /// Waits for an event that `pred` picks among those after the first
     /// `since` (see [`Self::events`]): for a change that an earlier event
     /// of the same kind would seem to answer.
     pub async fn wait_event_since(&self, what: &str, since: usize, pred: impl Fn(&RelayEvent) -> bool) {
+        self.wait_event_after(what, crate::test_peer::PATIENCE, since, pred)
+            .await;
+    }
+
+    async fn wait_event_after(
+        &self,
+        what: &str,
+        patience: std::time::Duration,
+        since: usize,
+        pred: impl Fn(&RelayEvent) -> bool,
+    ) {
         let mut log = self.events.clone();
         let found = log.wait_for(|events| events.iter().skip(since).any(&pred));
-        within_for(what, crate::test_peer::PATIENCE, found)
-            .await
-            .expect("signaling task alive");
+        within_for(what, patience, found).await.expect("signaling task alive");
     }
 
     /// Stops carrying offers to `name`: once the test drops its last handle

@@ -199,5 +199,5 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
         "a frame from before the pause came after the resume: {:?}",
         &frames[first_new..]
     );
-    check_switches(received.video_from(ana.tag));
+    check_switches(frames);
 }
