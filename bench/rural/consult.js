@@ -30,7 +30,13 @@ export async function runConsult({ profile, profilesFile = null, durationS, log 
     const emulatorArgs = ['--profile', profile, ...(profilesFile ? ['--profiles', profilesFile] : [])];
     const link = await startLinkEmulator(`127.0.0.1:${relayPort}`, emulatorArgs);
     cleanup.push(() => link.stop());
-    const server = await startServer({ media_addr: `127.0.0.1:${relayPort}`, media_patient_via: link.addr });
+    // No ICE-TCP: the emulator passes UDP only, and the relay's TCP
+    // candidate is its own port. With it, the patient's browser connected
+    // over TCP first (past the emulated link, at loopback speed) and moved
+    // to the emulated UDP path a second or two into the call, a switch that
+    // cost about a second of audio and video (issue #5's start-of-call
+    // stall). The TCP fallback has its own browser test (ice-tcp.test.js).
+    const server = await startServer({ media_addr: `127.0.0.1:${relayPort}`, media_patient_via: link.addr, media_tcp: false });
     cleanup.push(() => server.stop());
     await seed(server.baseURL);
     const api = await apiAs(server.baseURL, SPECIALIST);
@@ -96,7 +102,7 @@ export async function runConsult({ profile, profilesFile = null, durationS, log 
 
 /**
  * The per-participant gauges of `/metrics`: { participants: { id: {
- * estimate, bitrateIn, bitrateOut, lossIn, lossOut, rtt, nacks, plis,
+ * estimate, bitrateIn, bitrateOut, lossIn, lossOut, rtt, nacks, plis, skipped,
  * layers: { origin: layer } } } } (layer -1 = paused).
  */
 export function parseMetrics(text) {
@@ -109,6 +115,7 @@ export function parseMetrics(text) {
     cerca_participant_rtt_seconds: 'rtt',
     cerca_participant_nacks_total: 'nacks',
     cerca_participant_keyframe_requests_total: 'plis',
+    cerca_participant_video_frames_skipped_total: 'skipped',
   };
   const participants = {};
   for (const line of text.split('\n')) {

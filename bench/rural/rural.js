@@ -46,7 +46,7 @@ export async function benchProfile(name, { durationS, profilesFile = null, out, 
   const checks = checksFor(name, a);
   if (out) {
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, `${name}.json`), JSON.stringify({ profile, ...a, checks, raw: { relay: rec.relay, link: rec.link, sdp: { patient: rec.pages.patient.sdp, specialist: rec.pages.specialist.sdp } } }, null, 1));
+    writeFileSync(join(out, `${name}.json`), JSON.stringify({ profile, ...a, checks, raw: { relay: rec.relay, link: rec.link, samples: { patient: rec.pages.patient.samples, specialist: rec.pages.specialist.samples }, sdp: { patient: rec.pages.patient.sdp, specialist: rec.pages.specialist.sdp } } }, null, 1));
     writeFileSync(join(out, `${name}.md`), profileMarkdown(name, profile, a, checks));
     writeFileSync(join(out, `${name}.svg`), plotRun(a));
     writeFileSync(join(out, `${name}-patient.png`), rec.screenshots.patient);

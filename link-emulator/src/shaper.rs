@@ -66,11 +66,13 @@ pub struct ShaperStats {
     pub bytes_out: u64,
 }
 
+/// A shaper carries datagrams, as bytes or tagged with where they go
+/// (`proxy.rs`); only their length matters to the link.
 #[derive(Debug)]
-pub struct Shaper {
+pub struct Shaper<P = Vec<u8>> {
     cfg: Impairment,
     /// (delivery time, leaves the bottleneck at, packet).
-    queue: VecDeque<(Instant, Instant, Vec<u8>)>,
+    queue: VecDeque<(Instant, Instant, P)>,
     /// When the bottleneck has sent everything accepted so far.
     busy_until: Option<Instant>,
     rng: u64,
@@ -79,8 +81,8 @@ pub struct Shaper {
     stats: ShaperStats,
 }
 
-impl Shaper {
-    pub fn new(cfg: Impairment, seed: u64) -> Shaper {
+impl<P: AsRef<[u8]>> Shaper<P> {
+    pub fn new(cfg: Impairment, seed: u64) -> Shaper<P> {
         Shaper {
             cfg,
             queue: VecDeque::new(),
@@ -105,7 +107,8 @@ impl Shaper {
     }
 
     /// Offers a packet to the link; `false` when it was lost or dropped.
-    pub fn push(&mut self, now: Instant, packet: Vec<u8>) -> bool {
+    pub fn push(&mut self, now: Instant, packet: P) -> bool {
+        let len = packet.as_ref().len();
         self.stats.packets_in += 1;
         if self.cfg.outage {
             self.stats.dropped_outage += 1;
@@ -120,11 +123,11 @@ impl Shaper {
             Some(rate) => {
                 let start = self.busy_until.map_or(now, |b| b.max(now));
                 let backlog_bytes = bits_in(start - now, rate) / 8;
-                if backlog_bytes as usize + packet.len() > self.cfg.queue_bytes {
+                if backlog_bytes as usize + len > self.cfg.queue_bytes {
                     self.stats.dropped_queue += 1;
                     return false;
                 }
-                let serialise = Duration::from_nanos((packet.len() as u64 * 8 * 1_000_000_000) / rate.max(1));
+                let serialise = Duration::from_nanos((len as u64 * 8 * 1_000_000_000) / rate.max(1));
                 start + serialise
             }
         };
@@ -138,11 +141,11 @@ impl Shaper {
     }
 
     /// The next packet due at `now`, if any.
-    pub fn poll(&mut self, now: Instant) -> Option<Vec<u8>> {
+    pub fn poll(&mut self, now: Instant) -> Option<P> {
         if self.queue.front().is_some_and(|q| q.0 <= now) {
             let (_, _, packet) = self.queue.pop_front()?;
             self.stats.packets_out += 1;
-            self.stats.bytes_out += packet.len() as u64;
+            self.stats.bytes_out += packet.as_ref().len() as u64;
             return Some(packet);
         }
         None

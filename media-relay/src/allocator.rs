@@ -15,7 +15,8 @@
 //! 4. **Hysteresis.** Down when the current layers have not fitted the
 //!    estimate for `down_hold` (about half a second: congestion hurts audio
 //!    too). Up only when the estimate has held the upgrade *with headroom*
-//!    for `up_hold`, or when a bandwidth probe confirmed it. The gap between
+//!    for `up_hold`, or when a bandwidth probe confirmed it (an upgrade; a
+//!    paused video always waits out the hold). The gap between
 //!    the two thresholds is what keeps an oscillating estimate from flapping.
 //!
 //! The share is computed as a prefix of one fixed sequence of steps
@@ -349,18 +350,29 @@ impl Allocator {
             },
         };
         let held = now.saturating_duration_since(pending.since) >= self.cfg.up_hold;
-        if self.probe_confirmed || held {
-            let target = if self.probe_confirmed {
-                &upgrade
-            } else {
-                &pending.sustained
-            };
+        if held {
             for (id, level) in self.current.iter_mut() {
-                *level = (*level).max(target[id]);
+                *level = (*level).max(pending.sustained[id]);
             }
-        } else {
-            self.up = Some(pending);
+            return;
         }
+        // A probe speeds up an upgrade, not a resume: while it would resume
+        // a paused video, everything waits out the hold (fair sharing: no
+        // track moves up before every track has its floor). A probe's burst
+        // can fit in a bottleneck's queue and read as headroom the link does
+        // not have; a resume on such a link pauses again at once (seen in
+        // `adaptation.rs`: resumed on a 110 kbit/s link).
+        let resumes = self
+            .current
+            .iter()
+            .any(|(id, &level)| level.is_none() && upgrade[id].is_some());
+        if self.probe_confirmed && !resumes {
+            for (id, level) in self.current.iter_mut() {
+                *level = (*level).max(upgrade[id]);
+            }
+            return;
+        }
+        self.up = Some(pending);
     }
 
     fn allocation(&self, track: &VideoTrack) -> Allocation {

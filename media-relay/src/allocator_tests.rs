@@ -241,6 +241,24 @@ fn pauses_below_the_floor_and_resumes_by_itself() {
 }
 
 #[test]
+fn a_probe_does_not_resume_paused_video_the_hold_does() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(400_000, Duration::from_secs(1));
+    let paused = sim.run(150_000, Duration::from_secs(2));
+    assert_eq!(target(&paused, 1), Target::Paused(PauseReason::Bandwidth));
+    // The estimate rises past the floor and a probe says so at once: the
+    // video stays paused until the estimate has held for `up_hold`.
+    sim.update(400_000);
+    sim.alloc.probe_succeeded();
+    sim.clock.advance(TICK);
+    assert_eq!(target(&sim.update(400_000), 1), Target::Paused(PauseReason::Bandwidth));
+    let took = sim
+        .time_until(400_000, 1, Target::Layer(Layer::LOW), Duration::from_secs(10))
+        .unwrap();
+    assert!(took >= Duration::from_millis(2_800), "resumed after {took:?}");
+}
+
+#[test]
 fn oscillating_estimate_does_not_flap() {
     // Swinging between plenty and little every second: one step down, then
     // it never holds long enough to go back up.

@@ -424,6 +424,7 @@ impl Relay {
                 rtt_ms: p.stats.rtt.map(|d| d.as_millis() as u64),
                 nacks_received: p.stats.nacks(),
                 keyframe_requests_received: p.stats.keyframe_requests(),
+                video_frames_skipped: p.stats.video_frames_skipped,
                 video: p
                     .tracks_out
                     .iter()

@@ -98,6 +98,7 @@ pub mod publish;
 pub mod rate;
 pub mod rewrite;
 pub mod rtp;
+mod send_queue;
 pub mod stats;
 pub mod stun;
 pub mod tcp;

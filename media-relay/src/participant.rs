@@ -6,7 +6,7 @@
 //! one `Rtc`; the engine only moves things *between* participants.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use str0m::bwe::BweKind;
 use str0m::change::{SdpOffer, SdpPendingOffer};
@@ -19,6 +19,7 @@ use crate::layer::Layer;
 use crate::publish::PublishedVideo;
 use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
 use crate::rtp::Unwrapper;
+use crate::send_queue::{self, KeyframeWritten, QueueNow};
 use crate::stats::StatsCollector;
 
 impl Participant {
@@ -28,17 +29,6 @@ impl Participant {
         TrackId(self.next_track_id)
     }
 }
-
-/// The longest a subscriber's video may wait in str0m's send queue before
-/// the relay stops adding to it. str0m paces video at about the estimate and,
-/// when the estimate falls, lets up to 2 s queue before it drains faster than
-/// the link can take; frames that old are useless to the viewer, and draining
-/// them delays the audio and the lower layer's keyframe that would end the
-/// congestion (measured in `adaptation.rs`: frames sent before a pause
-/// arrived 2.4 s later, after the link had recovered). A keyframe of the
-/// chosen layer fits well under this at the pacing rate, so only congestion
-/// trips it.
-const VIDEO_QUEUE_LIMIT: Duration = Duration::from_millis(500);
 
 /// A track the participant sends to the relay.
 #[derive(Debug)]
@@ -70,6 +60,9 @@ pub(crate) struct VideoOut {
     out_time: Unwrapper,
     /// The pause last reported to the subscriber, so each change is told once.
     pub told_paused: Option<PauseReason>,
+    /// The last keyframe written toward the subscriber: it may take longer
+    /// than the queue limit to leave (`send_queue.rs`).
+    last_keyframe: Option<KeyframeWritten>,
 }
 
 impl TrackOut {
@@ -88,6 +81,7 @@ impl TrackOut {
             }),
             out_time: Unwrapper::for_timestamp(),
             told_paused: None,
+            last_keyframe: None,
         });
         TrackOut {
             origin,
@@ -288,13 +282,19 @@ impl Participant {
             .iter_mut()
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
-        if track.video.is_some() && video_queue_congested(&mut self.rtc, mid, data.network_time) {
+        let estimate = self.estimate_bps;
+        if track
+            .video
+            .as_ref()
+            .is_some_and(|v| video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, v.last_keyframe))
+        {
             // Skipping a frame breaks the chain of delta frames: the stream
             // goes on at the next keyframe, asked for once the queue drains
             // (a keyframe asked for now would only join the queue).
             if let Some(video) = &mut track.video {
                 video.rewriter.drop_current();
             }
+            self.stats.video_frames_skipped += 1;
             return None;
         }
         let time = match (&mut track.video, layer) {
@@ -312,6 +312,12 @@ impl Participant {
                 };
                 match video.rewriter.rewrite(data.network_time, layer, &packet) {
                     Decision::Forward(f) => {
+                        if packet.keyframe_start {
+                            video.last_keyframe = Some(KeyframeWritten {
+                                at: data.network_time,
+                                bytes: data.data.len(),
+                            });
+                        }
                         MediaTime::new(video.out_time.unwrap(f.timestamp.into()) as u64, Frequency::NINETY_KHZ)
                     }
                     Decision::Drop(_) => return video.rewriter.awaiting_keyframe(),
@@ -329,17 +335,20 @@ impl Participant {
         awaiting
     }
 
-    /// The outgoing video tracks queued past [`VIDEO_QUEUE_LIMIT`]: the
-    /// adaptation pass holds their keyframe requests until the queue drains.
+    /// The outgoing video tracks whose send queue is too deep
+    /// (`send_queue.rs`): the adaptation pass holds their keyframe requests
+    /// until the queue drains.
     pub fn congested_video(&mut self, now: Instant) -> Vec<Mid> {
         let rtc = &mut self.rtc;
+        let estimate = self.estimate_bps;
         self.tracks_out
             .iter()
-            .filter_map(|t| match t.state {
-                OutState::Open(mid) if t.video.is_some() => Some(mid),
+            .filter_map(|t| match (t.state, &t.video) {
+                (OutState::Open(mid), Some(v)) => Some((mid, v.last_keyframe)),
                 _ => None,
             })
-            .filter(|&mid| video_queue_congested(rtc, mid, now))
+            .filter(|&(mid, keyframe)| video_queue_congested(rtc, mid, now, estimate, keyframe))
+            .map(|(mid, _)| mid)
             .collect()
     }
 
@@ -442,12 +451,25 @@ impl Participant {
     }
 }
 
-/// Whether the oldest packet of the video stream on `mid` has waited in
-/// str0m's send queue longer than [`VIDEO_QUEUE_LIMIT`].
-fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant) -> bool {
-    rtc.direct_api()
+/// Whether str0m's send queue of the video stream on `mid` is too deep to
+/// add to (`send_queue.rs`).
+fn video_queue_congested(
+    rtc: &mut Rtc,
+    mid: Mid,
+    now: Instant,
+    estimate_bps: Option<u64>,
+    keyframe: Option<KeyframeWritten>,
+) -> bool {
+    let Some(queue) = rtc
+        .direct_api()
         .stream_tx_by_mid(mid, None)
         .and_then(|s| s.queue_info())
-        .and_then(|q| q.first_unsent())
-        .is_some_and(|first| now.saturating_duration_since(first) > VIDEO_QUEUE_LIMIT)
+        .map(|q| QueueNow {
+            first_unsent: q.first_unsent(),
+            bytes: q.byte_size(),
+        })
+    else {
+        return false;
+    };
+    send_queue::congested(now, queue, estimate_bps, keyframe)
 }

@@ -49,6 +49,8 @@ pub fn nominal_bps(count: usize, i: usize) -> u64 {
 /// than shown a picture that moves every few seconds. (A screen share would
 /// need its own rule; the web client sends none.)
 pub const MIN_FPS: usize = 5;
+/// How long a higher layer that just started costs at least its nominal rate.
+pub const RAMP_UP: Duration = Duration::from_secs(3);
 const FPS_WINDOW: Duration = Duration::from_secs(2);
 
 /// Drops the arrival times older than [`FPS_WINDOW`].
@@ -241,6 +243,20 @@ impl PublishedVideo {
                 if self.too_slow(now, i) {
                     continue;
                 }
+                // A higher layer that just started (call start, or back
+                // after a stop) measures low while its encoder ramps up to
+                // its rate: taken at that figure, it looked cheap enough for
+                // a 200 kbit/s patient, then grew to 800 kbit/s in the
+                // send queue (bench rural: a second of video skipped at the
+                // start of every step-down run). So it costs at least its
+                // nominal rate until it has been arriving for `RAMP_UP`.
+                let ramping =
+                    i > 0 && self.arriving_since[i].is_some_and(|t| now.saturating_duration_since(t) < RAMP_UP);
+                let measured = if ramping {
+                    measured.max(nominal_bps(count, i))
+                } else {
+                    measured
+                };
                 rates[i] = Some(cap.map_or(measured, |c| measured.min(c)));
                 continue;
             }
@@ -336,6 +352,29 @@ mod tests {
             v.record(at(ms), Layer::HIGH, 5000);
         }
         assert!(v.layer_rates(at(17_000))[2].is_some_and(|r| r > 500_000));
+    }
+
+    #[test]
+    fn a_higher_layer_that_just_started_costs_its_nominal_rate_until_it_has_ramped_up() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        // Both layers start slow (about 100 and 150 kbit/s at 30 fps), as
+        // an encoder does at the start of a call.
+        let mut rates = [None; MAX_LAYERS];
+        for ms in (0..RAMP_UP.as_millis() as u64 + 1000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 400);
+            v.record(at(ms), Layer::MID, 600);
+            rates = v.layer_rates(at(ms));
+            if ms == 1500 {
+                assert!(
+                    rates[0] < Some(200_000),
+                    "the lowest layer at its measured rate: {rates:?}"
+                );
+                assert_eq!(rates[1], Some(1_000_000), "ramping: nominal");
+            }
+        }
+        assert!(rates[1] < Some(300_000), "ramped up: measured, {rates:?}");
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct ParticipantStats {
     /// NACKs and PLIs/FIRs the participant sent about what it receives.
     pub nacks_received: u64,
     pub keyframe_requests_received: u64,
+    /// Video frames the relay did not send because the participant's send
+    /// queue was already too deep (`send_queue.rs`).
+    pub video_frames_skipped: u64,
     /// Per received video: the publisher, and the layer forwarded now
     /// (`None` while paused).
     pub video: Vec<VideoLayerStat>,
@@ -63,6 +66,8 @@ pub struct StatsCollector {
     /// Totals per outgoing mid (str0m reports running totals).
     nacks: BTreeMap<Mid, u64>,
     keyframe_requests: BTreeMap<Mid, u64>,
+    /// Frames skipped for a congested send queue, since the participant joined.
+    pub video_frames_skipped: u64,
 }
 
 impl StatsCollector {

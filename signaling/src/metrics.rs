@@ -75,7 +75,7 @@ pub fn render(relay: &RelayStats, participants: &[ParticipantStats]) -> String {
     let _ = writeln!(out, "cerca_relay_participants {}", participants.len());
 
     type Field = fn(&ParticipantStats) -> Option<f64>;
-    let per_participant: [(&str, &str, bool, Field); 8] = [
+    let per_participant: [(&str, &str, bool, Field); 9] = [
         (
             "cerca_participant_bitrate_in_bps",
             "Media received from the participant, bit/s.",
@@ -123,6 +123,12 @@ pub fn render(relay: &RelayStats, participants: &[ParticipantStats]) -> String {
             "PLIs and FIRs the participant sent.",
             true,
             |p| Some(p.keyframe_requests_received as f64),
+        ),
+        (
+            "cerca_participant_video_frames_skipped_total",
+            "Video frames not sent because the participant's send queue was too deep.",
+            true,
+            |p| Some(p.video_frames_skipped as f64),
         ),
     ];
     for (name, help, is_counter, field) in per_participant {
@@ -200,6 +206,7 @@ mod tests {
             rtt_ms: Some(120),
             nacks_received: 3,
             keyframe_requests_received: 1,
+            video_frames_skipped: 3,
             video: vec![VideoLayerStat {
                 origin: "p\"2".into(),
                 layer: None,

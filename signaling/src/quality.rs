@@ -80,7 +80,10 @@ fn max_f(a: Option<f32>, b: Option<f32>) -> Option<f32> {
     }
 }
 
-pub fn report(s: &ParticipantStats) -> QualityReport {
+/// `s`'s quality message; `all` (every participant the relay knows) gives
+/// each received video's publisher round trip.
+pub fn report(s: &ParticipantStats, all: &[ParticipantStats]) -> QualityReport {
+    let rtt_of = |id: &str| all.iter().find(|p| p.participant == id).and_then(|p| p.rtt_ms);
     QualityReport {
         bitrate_in: s.bitrate_in_bps,
         bitrate_out: s.bitrate_out_bps,
@@ -94,6 +97,7 @@ pub fn report(s: &ParticipantStats) -> QualityReport {
             .map(|v| QualityVideo {
                 participant_id: v.origin.clone(),
                 layer: v.layer,
+                sender_rtt_ms: rtt_of(&v.origin),
             })
             .collect(),
     }
@@ -120,7 +124,9 @@ pub async fn run(state: AppState) {
                 continue;
             };
             live.insert(consult_id, ());
-            state.rooms.send_to(&s.participant, ServerMessage::Quality(report(s)));
+            state
+                .rooms
+                .send_to(&s.participant, ServerMessage::Quality(report(s, &stats)));
             let role = state.rooms.role_of(&s.participant);
             let summary = calls
                 .entry(consult_id)
@@ -202,6 +208,7 @@ mod tests {
             rtt_ms: Some(in_bps / 1000),
             nacks_received: 0,
             keyframe_requests_received: 0,
+            video_frames_skipped: 0,
             video: vec![VideoLayerStat {
                 origin: "p2".into(),
                 layer,
@@ -225,5 +232,18 @@ mod tests {
         assert_eq!(s.max_rtt_ms, Some(300));
         assert_eq!(s.paused_samples, 1);
         assert_eq!(s.lowest_layer, Some(0));
+    }
+
+    #[test]
+    fn a_report_gives_each_received_videos_publisher_round_trip() {
+        let viewer = sample(100_000, Some(900_000), None, Some(1));
+        let mut publisher = sample(640_000, None, None, None);
+        publisher.participant = "p2".into();
+        let report = report(&viewer, &[viewer.clone(), publisher]);
+        assert_eq!(report.rtt_ms, Some(100));
+        assert_eq!(report.video[0].participant_id, "p2");
+        assert_eq!(report.video[0].sender_rtt_ms, Some(640));
+        // A publisher the relay no longer knows: unknown, not 0.
+        assert_eq!(super::report(&viewer, &[]).video[0].sender_rtt_ms, None);
     }
 }

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextTarget, maxFor, STEP_UP_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS } from '../../web-client/js/call/playout.js';
+import { nextTarget, maxFor, retransmitRttMs, STEP_UP_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS } from '../../web-client/js/call/playout.js';
 
 test('freezes raise the playout delay in steps up to the cap', () => {
   let s = { target: 0, calmSince: 0 };
@@ -34,6 +34,21 @@ test('a long round trip allows more delay, within a bound', () => {
   assert.equal(maxFor(600), 800);
   assert.equal(maxFor(5000), MAX_WITH_RTT_MS);
   let s = { target: 0, calmSince: 0 };
-  for (let i = 0; i < 12; i++) s = nextTarget(s, { now: i, froze: true, rttMs: 600 });
-  assert.equal(s.target, 800);
+  const targets = [];
+  for (let i = 0; i < 6; i++) {
+    s = nextTarget(s, { now: i, froze: true, rttMs: 600 });
+    targets.push(s.target);
+  }
+  assert.deepEqual(targets, [200, 400, 600, 800, 800, 800], 'four steps to the cap');
+});
+
+test("the publisher's round trip counts when it is the longer one", () => {
+  // A specialist on fiber (10 ms) watching a patient on a satellite (640 ms):
+  // a packet lost on the patient's uplink comes back after 640 ms.
+  assert.equal(retransmitRttMs(10, 640), 640);
+  assert.equal(retransmitRttMs(640, 10), 640);
+  assert.equal(retransmitRttMs(null, 640), 640);
+  assert.equal(retransmitRttMs(10, null), 10);
+  assert.equal(retransmitRttMs(null, null), null);
+  assert.equal(maxFor(retransmitRttMs(10, 640)), 840);
 });

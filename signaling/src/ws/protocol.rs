@@ -183,6 +183,10 @@ pub struct QualityReport {
 pub struct QualityVideo {
     pub participant_id: String,
     pub layer: Option<u8>,
+    /// The publisher's round trip to the relay: a packet lost on its uplink
+    /// comes back that much later, so the viewer's playout delay must cover
+    /// it (the viewer's own round trip says nothing of that leg).
+    pub sender_rtt_ms: Option<u64>,
 }
 
 /// The `code` of an `error` message.

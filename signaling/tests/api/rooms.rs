@@ -452,7 +452,7 @@ async fn an_offer_gets_the_relays_answer(backend: Backend) {
     // The relay reports each side's link over the socket: media coming in,
     // and the patient's video at a layer (not paused).
     let report = next_quality(&mut doctor, |q| {
-        q["bitrate_in"].as_u64() > Some(0) && q["video"][0]["layer"].is_u64()
+        q["bitrate_in"].as_u64() > Some(0) && q["video"][0]["layer"].is_u64() && q["video"][0]["sender_rtt_ms"].is_u64()
     })
     .await;
     assert_eq!(report["video"][0]["participant_id"], patient_id.as_str(), "{report}");

@@ -49,11 +49,11 @@ langButton.addEventListener('click', () => {
 });
 
 const ROUTES = [
-  { re: /^#\/hoy$/, nav: 'hoy', show: () => showDay(main, me) },
-  { re: /^#\/semana(?:\/(\d{4}-\d{2}-\d{2}))?$/, nav: 'semana', show: (m) => showWeek(main, me, m[1]) },
-  { re: /^#\/anteriores$/, nav: 'anteriores', show: () => showPast(main, me) },
-  { re: /^#\/nueva$/, nav: 'nueva', show: () => showNewConsult(main, me) },
-  { re: /^#\/consulta\/(\d+)$/, nav: null, show: (m) => showConsult(main, me, Number(m[1])) },
+  { re: /^#\/hoy$/, nav: 'hoy', show: (el) => showDay(el, me) },
+  { re: /^#\/semana(?:\/(\d{4}-\d{2}-\d{2}))?$/, nav: 'semana', show: (el, m) => showWeek(el, me, m[1]) },
+  { re: /^#\/anteriores$/, nav: 'anteriores', show: (el) => showPast(el, me) },
+  { re: /^#\/nueva$/, nav: 'nueva', show: (el) => showNewConsult(el, me) },
+  { re: /^#\/consulta\/(\d+)$/, nav: null, show: (el, m) => showConsult(el, me, Number(m[1])) },
 ];
 
 function renderNav(current) {
@@ -80,9 +80,14 @@ async function route() {
   }
   renderNav(found.r.nav);
   announce('');
-  replace(main, h('p', {}, t('loading')));
-  await found.r.show(found.m);
-  main.focus({ preventScroll: true });
+  // Each screen draws into its own element. Routes overlap (the screen
+  // shown at sign-in still loading when a link opens another): a slower,
+  // earlier one then finishes into a detached element instead of over the
+  // newer screen.
+  const page = h('div', { class: 'page' }, h('p', {}, t('loading')));
+  replace(main, page);
+  await found.r.show(page, found.m);
+  if (page.isConnected) main.focus({ preventScroll: true });
 }
 
 async function logout() {

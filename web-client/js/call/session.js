@@ -19,6 +19,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
   let stream = null;
   let peer = null;
   let stopQuality = null;
+  let senderRttMs = null;
   let finished = false;
   const say = (text) => announce?.(text);
 
@@ -38,6 +39,11 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
       if (m.reason === 'sender_network') say(t('call_video_paused_sender'));
     }),
     signaling.on('video-resumed', (m) => view.setVideoPaused(m.participant_id, null)),
+    // The relay's view of each publisher's round trip (playout.js).
+    signaling.on('quality', (m) => {
+      const rtts = (Array.isArray(m.video) ? m.video : []).map((v) => v?.sender_rtt_ms).filter(Number.isFinite);
+      senderRttMs = rtts.length ? Math.max(...rtts) : null;
+    }),
     signaling.on('ended', () => finish('ended')),
     signaling.on('close', () => finish('lost')),
     // The socket dropped and is being resumed (signaling.js): say so; once
@@ -178,7 +184,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
       },
     });
     const stopWatching = watchQuality(peer.pc, (quality) => { if (!finished && quality !== view.state.quality) view.set({ quality }); });
-    const stopPlayout = adaptPlayout(peer.pc);
+    const stopPlayout = adaptPlayout(peer.pc, { senderRttMs: () => senderRttMs });
     stopQuality = () => { stopWatching(); stopPlayout(); };
     await peer.start();
   }
