@@ -30,10 +30,14 @@ export function describeProfile(name, profilesFile = null) {
   return JSON.parse(r.stdout);
 }
 
-/** Long enough to see the last scheduled change play out (10 s of recovery at least). */
+/**
+ * Long enough to see the last scheduled change play out: 20 s after it, so
+ * a recovery slower than its 10 s target is measured rather than shown as
+ * never having happened.
+ */
 export function durationFor(profile, asked) {
   const times = [...(profile.steps ?? []).map((s) => s.at_s), ...(profile.outages ?? []).map((o) => o.at_s + o.for_s)];
-  const needed = times.length ? Math.ceil(Math.max(...times) + 12) : 0;
+  const needed = times.length ? Math.ceil(Math.max(...times) + 20) : 0;
   return Math.max(asked ?? DEFAULT_DURATION_S, asked ? 0 : needed);
 }
 

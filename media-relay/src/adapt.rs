@@ -40,17 +40,34 @@ const LOW_CAP_CHANGE: f64 = 0.2;
 
 type TrackKey = (String, Mid);
 
+/// What each layer of a published track costs: as it arrives now, and as it
+/// would if the publisher sent every layer it was asked for
+/// ([`crate::publish::PublishedVideo::rates_if_sent`]).
+#[derive(Debug, Clone, Copy)]
+struct LayerRates {
+    now: [Option<u64>; MAX_LAYERS],
+    if_sent: [Option<u64>; MAX_LAYERS],
+}
+
 pub(crate) fn run(
     now: Instant,
     participants: &mut HashMap<String, Participant>,
     events: &mut VecDeque<RelayEvent>,
     dirty: &mut BTreeSet<String>,
 ) {
-    let mut rates: HashMap<TrackKey, [Option<u64>; MAX_LAYERS]> = HashMap::new();
+    let mut rates: HashMap<TrackKey, LayerRates> = HashMap::new();
     for p in participants.values_mut() {
         for t in &mut p.tracks_in {
             if let Some(video) = &mut t.video {
-                rates.insert((p.id.clone(), t.mid), video.layer_rates(now));
+                let now_rates = video.layer_rates(now);
+                let if_sent = video.rates_if_sent(now, now_rates);
+                rates.insert(
+                    (p.id.clone(), t.mid),
+                    LayerRates {
+                        now: now_rates,
+                        if_sent,
+                    },
+                );
             }
         }
     }
@@ -89,13 +106,14 @@ pub(crate) fn run(
 fn allocate_for(
     now: Instant,
     s: &mut Participant,
-    rates: &HashMap<TrackKey, [Option<u64>; MAX_LAYERS]>,
+    rates: &HashMap<TrackKey, LayerRates>,
     events: &mut VecDeque<RelayEvent>,
     taken: &mut HashMap<TrackKey, LayerSet>,
     low_budget: &mut HashMap<TrackKey, u64>,
     keyframes_wanted: &mut Vec<(String, Mid, Layer)>,
 ) {
     let mut tracks = Vec::new();
+    let mut if_sent = Vec::new();
     let mut audio_tracks = 0;
     for t in &s.tracks_out {
         if !matches!(t.state, OutState::Open(_)) {
@@ -103,12 +121,19 @@ fn allocate_for(
         }
         match (&t.video, rates.get(&(t.origin.clone(), t.mid_in))) {
             (None, _) => audio_tracks += 1,
-            (Some(v), Some(layers)) => tracks.push(VideoTrack {
-                id: v.id,
-                layers: *layers,
-                priority: Priority::Normal,
-                max_layer: Some(Layer::HIGH),
-            }),
+            (Some(v), Some(layers)) => {
+                let track = VideoTrack {
+                    id: v.id,
+                    layers: layers.now,
+                    priority: Priority::Normal,
+                    max_layer: Some(Layer::HIGH),
+                };
+                if_sent.push(VideoTrack {
+                    layers: layers.if_sent,
+                    ..track.clone()
+                });
+                tracks.push(track);
+            }
             (Some(_), None) => {}
         }
     }
@@ -138,13 +163,21 @@ fn allocate_for(
         s.allocator.probe_succeeded();
     }
     let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
+    // A layer the publisher was asked for and could not send (its uplink is
+    // short) stays asked for while this subscriber could take it: a browser
+    // probes its uplink for a layer only while the layer is on, so stopping
+    // it left a patient whose uplink recovered on the lowest layer for the
+    // rest of the call (`bench/bench rural --profile step-down`).
+    let affordable = s.allocator.affordable(estimate, &if_sent, audio_tracks);
 
     let congested = s.congested_video(now);
     let mut allocated = s.allocator.audio_reserve(audio_tracks);
     let mut next_step = u64::MAX;
-    for (a, track) in allocations.iter().zip(&tracks) {
+    let mut next_step_if_sent = u64::MAX;
+    for ((a, track), track_if_sent) in allocations.iter().zip(&tracks).zip(&if_sent) {
         allocated += a.bitrate_bps;
         next_step = next_step.min(step_above(track, a.layer()));
+        next_step_if_sent = next_step_if_sent.min(step_above(track_if_sent, a.layer()));
         let Some(out) = s
             .tracks_out
             .iter_mut()
@@ -188,6 +221,14 @@ fn allocate_for(
         for layer in [v.rewriter.current(), v.rewriter.target()].into_iter().flatten() {
             set.insert(layer);
         }
+        if let Some(&Some(could)) = affordable.get(&track.id) {
+            for layer in Layer::ALL
+                .into_iter()
+                .filter(|&l| l <= could && track.layers[l.index()].is_none())
+            {
+                set.insert(layer);
+            }
+        }
         if let Some(layer) = v.rewriter.awaiting_keyframe() {
             if !mid_out.is_some_and(|m| congested.contains(&m)) {
                 keyframes_wanted.push((key.0, key.1, layer));
@@ -206,7 +247,7 @@ fn allocate_for(
     // audio behind it, and cost them data they often pay for by the megabyte
     // (measured with `bench/bench rural`: 650 kbit/s of padding under a
     // 250 kbit/s layer, before this rule).
-    let desired = s.allocator.desired_bps(&tracks, audio_tracks).max(allocated);
+    let desired = s.allocator.desired_bps(&if_sent, audio_tracks).max(allocated);
     let next = allocated.saturating_add(next_step);
     let up_headroom = s.allocator.config().up_headroom;
     let within_reach = (estimate as f64) * 1.5 >= next as f64 * up_headroom;
@@ -216,8 +257,11 @@ fn allocate_for(
         allocated
     }
     .min(desired);
-    // And short probes (`probe.rs`) while the next step does not fit yet.
-    let wants_more = next_step != u64::MAX && (estimate as f64) < next as f64 * up_headroom;
+    // And short probes (`probe.rs`) while the next step does not fit yet,
+    // counting layers the publisher could not send: the estimate must stay
+    // high enough to take them the moment they arrive.
+    let next_if_sent = allocated.saturating_add(next_step_if_sent);
+    let wants_more = next_step_if_sent != u64::MAX && (estimate as f64) < next_if_sent as f64 * up_headroom;
     let desired = s.probe.desired(now, desired, estimate, wants_more);
     let minimum = minimum.min(desired);
     if s.bwe_target != (minimum, desired) {

@@ -16,7 +16,8 @@
 //!    estimate for `down_hold` (about half a second: congestion hurts audio
 //!    too). Up only when the estimate has held the upgrade *with headroom*
 //!    for `up_hold`, or when a bandwidth probe confirmed it (an upgrade; a
-//!    paused video always waits out the hold). The gap between
+//!    video paused for this subscriber's bandwidth always waits out the
+//!    hold, one paused because its publisher sent nothing does not). The gap between
 //!    the two thresholds is what keeps an oscillating estimate from flapping.
 //!
 //! The share is computed as a prefix of one fixed sequence of steps
@@ -29,7 +30,7 @@
 //! [`wanted_layers`] folds every subscriber's choice per publisher track, so
 //! the publisher can be told to stop encoding layers nobody takes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
@@ -219,6 +220,8 @@ pub struct Allocator {
     down_since: Option<Instant>,
     up: Option<PendingUp>,
     probe_confirmed: bool,
+    /// Tracks whose publisher sent no layer at the last update.
+    without_layers: BTreeSet<TrackId>,
 }
 
 impl Allocator {
@@ -229,6 +232,7 @@ impl Allocator {
             down_since: None,
             up: None,
             probe_confirmed: false,
+            without_layers: BTreeSet::new(),
         }
     }
 
@@ -250,13 +254,35 @@ impl Allocator {
         down.into_iter().chain(up).min()
     }
 
-    /// What the subscriber would take with no bandwidth limit: the I/O layer
+    /// The estimate at which the subscriber would take everything: audio,
+    /// and each video's top layer with the upgrade headroom. The I/O layer
     /// hands it to the congestion controller as the rate worth probing for.
+    ///
+    /// With the headroom, because str0m stops probing once its estimate is
+    /// above the desired rate: without it, an estimate that settled between
+    /// the top layer's cost and that cost with headroom left every viewer
+    /// on the lower layer for the whole call (`tests/browser/rural.test.js`:
+    /// 240p both ways at a 1.15 Mbit/s estimate on a 50 Mbit/s link).
     pub fn desired_bps(&self, video: &[VideoTrack], audio_tracks: usize) -> u64 {
-        let top = video
+        let top: u64 = video
             .iter()
-            .filter_map(|t| ladder(&self.cfg, t).last().map(|&(_, c)| c));
-        top.fold(self.audio_reserve(audio_tracks), u64::saturating_add)
+            .filter_map(|t| ladder(&self.cfg, t).last().map(|&(_, c)| c))
+            .fold(0, u64::saturating_add);
+        let top = (top as f64 * self.cfg.up_headroom).round() as u64;
+        top.saturating_add(self.audio_reserve(audio_tracks))
+    }
+
+    /// The layer of each track this estimate would carry, without
+    /// hysteresis but with the upgrade headroom: what the subscriber would
+    /// take now if every layer in `video` arrived.
+    pub fn affordable(
+        &self,
+        estimate_bps: u64,
+        video: &[VideoTrack],
+        audio_tracks: usize,
+    ) -> BTreeMap<TrackId, Option<Layer>> {
+        let available = estimate_bps.saturating_sub(self.audio_reserve(audio_tracks));
+        plan(&self.cfg, (available as f64 / self.cfg.up_headroom) as u64, video)
     }
 
     /// What `audio_tracks` audio tracks take off the estimate before video.
@@ -311,13 +337,26 @@ impl Allocator {
     /// the first picture should not wait for an upgrade's headroom: on a
     /// fresh 300 kbit/s estimate that headroom kept the lowest layer out for
     /// seconds), and moves a track whose layer vanished (publisher stopped
-    /// it, subscriber shrank it) to the nearest one it may use.
+    /// it, subscriber shrank it) to the nearest one it may use. A track
+    /// whose publisher sent nothing (an outage on the publisher's uplink) is
+    /// placed like a new one when a layer arrives again: this subscriber's
+    /// link was not the reason for the pause, and waiting out the upgrade
+    /// hold kept the picture away for 3 s more after the patient's link came
+    /// back (`bench/bench rural --profile dropout`: video back 4.5 s after).
     fn follow_track_changes(&mut self, video: &[VideoTrack], fits: &Plan) {
         self.current.retain(|id, _| fits.contains_key(id));
+        self.without_layers.retain(|id| fits.contains_key(id));
         for track in video {
             let ladder = ladder(&self.cfg, track);
+            let returned = !ladder.is_empty() && self.without_layers.remove(&track.id);
+            if ladder.is_empty() && track.max_layer.is_some() {
+                self.without_layers.insert(track.id);
+            }
             match self.current.get(&track.id).copied() {
                 None => {
+                    self.current.insert(track.id, fits[&track.id]);
+                }
+                Some(None) if returned => {
                     self.current.insert(track.id, fits[&track.id]);
                 }
                 Some(Some(layer)) if !ladder.iter().any(|&(l, _)| l == layer) => {

@@ -363,13 +363,43 @@ fn only_a_higher_layer_published_is_still_shown() {
 }
 
 #[test]
-fn desired_rate_is_everything_at_the_top() {
-    let alloc = Allocator::new(AllocatorConfig::default());
+fn a_video_paused_for_want_of_layers_resumes_at_once_when_one_arrives() {
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(3_000_000, Duration::from_secs(5));
+    // The publisher's uplink goes silent (an outage): paused, no layers.
+    sim.tracks[0].layers = [None; 3];
+    sim.run(3_000_000, Duration::from_secs(5));
+    assert_eq!(target(&sim.last, 1), Target::Paused(PauseReason::NoLayers));
+    // Its lowest layer comes back: shown on the next pass, no upgrade hold.
+    sim.tracks[0].layers = [Some(150_000), None, None];
+    sim.clock.advance(TICK);
+    assert_eq!(target(&sim.update(3_000_000), 1), Target::Layer(Layer::LOW));
+    // A pause for this subscriber's own bandwidth still waits out the hold.
+    sim.run(100_000, Duration::from_secs(2));
+    assert_eq!(target(&sim.last, 1), Target::Paused(PauseReason::Bandwidth));
+    let resumed = sim.time_until(3_000_000, 1, Target::Layer(Layer::LOW), Duration::from_secs(10));
+    assert!(
+        resumed.is_some_and(|d| d >= AllocatorConfig::default().up_hold),
+        "{resumed:?}"
+    );
+}
+
+#[test]
+fn desired_rate_is_everything_at_the_top_with_the_upgrade_headroom() {
+    let mut alloc = Allocator::new(AllocatorConfig::default());
     let mut hidden = camera(3);
     hidden.max_layer = None;
-    assert_eq!(
-        alloc.desired_bps(&[camera(1), camera(2), hidden], 2),
-        80_000 + 3_000_000
+    let tracks = [camera(1), camera(2), hidden];
+    let desired = alloc.desired_bps(&tracks, 2);
+    assert_eq!(desired, 80_000 + 3_600_000);
+    // An estimate at the desired rate is enough to take the top layers, so
+    // probing toward it (and no further) finds out whether they fit.
+    let t0 = Instant::now();
+    alloc.update(t0, desired, &tracks, 2);
+    let at_top = alloc.update(t0 + Duration::from_secs(10), desired, &tracks, 2);
+    assert!(
+        at_top.iter().take(2).all(|a| a.target == Target::Layer(Layer::HIGH)),
+        "{at_top:?}"
     );
 }
 

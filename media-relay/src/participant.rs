@@ -283,19 +283,16 @@ impl Participant {
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
         let estimate = self.estimate_bps;
-        if track
-            .video
-            .as_ref()
-            .is_some_and(|v| video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, v.last_keyframe))
-        {
-            // Skipping a frame breaks the chain of delta frames: the stream
-            // goes on at the next keyframe, asked for once the queue drains
-            // (a keyframe asked for now would only join the queue).
-            if let Some(video) = &mut track.video {
+        if let Some(video) = &mut track.video {
+            if video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, video.last_keyframe) {
+                // Skipping a frame breaks the chain of delta frames: the
+                // stream goes on at the next keyframe, asked for once the
+                // queue drains (a keyframe asked for now would only join
+                // the queue).
                 video.rewriter.drop_current();
+                self.stats.video_frames_skipped += 1;
+                return None;
             }
-            self.stats.video_frames_skipped += 1;
-            return None;
         }
         let time = match (&mut track.video, layer) {
             (Some(video), Some(layer)) => {

@@ -12,14 +12,24 @@
 //! *rises* above the estimate (an "allocation probe": a burst of a few tens of
 //! milliseconds at up to twice the estimate), so the pacer lowers the desired
 //! rate for one adaptation pass and restores it on the next. A probe that did
-//! not raise the estimate doubles the wait before the next one (2 s up to
-//! 32 s), so a link that is really full is left alone; one that did keeps the
-//! pace, which doubles the estimate every few seconds until the layer fits.
+//! not raise the estimate doubles the wait before the next one (2 s, then
+//! 4 s); one that did is followed by the next a second later, which doubles
+//! the estimate every second or so until the layer fits.
+//!
+//! Why the wait stops at 4 s: a probe is a burst of 15 ms or a few packets,
+//! so one every 4 s costs a full link almost nothing, while the wait bounds
+//! how long a link that has come back goes unnoticed. With a 32 s ceiling a
+//! patient whose link collapsed for 30 s and then recovered stayed on the
+//! lowest layer for up to half a minute more (`bench/bench rural --profile
+//! step-down`: not back on the top layer within the 12 s the run leaves).
 
 use std::time::{Duration, Instant};
 
 const FIRST_WAIT: Duration = Duration::from_secs(2);
-const MAX_WAIT: Duration = Duration::from_secs(32);
+const MAX_WAIT: Duration = Duration::from_secs(4);
+/// After a probe that raised the estimate: its result is in within a round
+/// trip (str0m waits at most 1 s for one), so the next can follow.
+const AFTER_GAIN_WAIT: Duration = Duration::from_secs(1);
 /// A probe "worked" when the estimate rose by more than this since it.
 const GAIN: f64 = 1.1;
 
@@ -79,7 +89,7 @@ impl ProbePacer {
         }
         if let Some(before) = self.estimate_at_probe {
             self.wait = if estimate as f64 > before as f64 * GAIN {
-                FIRST_WAIT
+                AFTER_GAIN_WAIT
             } else {
                 (self.wait * 2).min(MAX_WAIT)
             };
@@ -117,18 +127,29 @@ mod tests {
     fn a_useless_probe_doubles_the_wait() {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
-        // The estimate never moves: probes at 0.2 s, then 2, 4 and 8 s apart.
-        let at = probes(&mut p, t0, 0, 30, |_| 300_000);
-        assert_eq!(at, vec![200, 2_200, 6_200, 14_200]);
+        // The estimate never moves: probes at 0.2 s, then 2 s and 4 s apart,
+        // and never more than 4 s apart, so a link that comes back is found.
+        let at = probes(&mut p, t0, 0, 20, |_| 300_000);
+        assert_eq!(at, vec![200, 2_200, 6_200, 10_200, 14_200, 18_200]);
     }
 
     #[test]
-    fn a_probe_that_raised_the_estimate_keeps_the_pace() {
+    fn a_probe_that_raised_the_estimate_is_followed_a_second_later() {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
-        // Each probe doubles the estimate: every 2 s.
-        let at = probes(&mut p, t0, 0, 9, |ms| 300_000 << (ms / 2_000));
-        assert_eq!(at, vec![200, 2_200, 4_200, 6_200, 8_200]);
+        // Each probe doubles the estimate, seen 600 ms after it.
+        let (mut estimate, mut last, mut at) = (300_000u64, None, Vec::new());
+        for ms in (0..5_000u64).step_by(PASS.as_millis() as usize) {
+            if at.last().is_some_and(|&probe| ms == probe + 600) {
+                estimate *= 2;
+            }
+            let d = p.desired(t0 + Duration::from_millis(ms), 10_000_000, estimate, true);
+            if last.is_some_and(|l| d > l) {
+                at.push(ms);
+            }
+            last = Some(d);
+        }
+        assert_eq!(at, vec![200, 2_200, 3_200, 4_200]);
     }
 
     #[test]

@@ -65,9 +65,16 @@ fn forget_before_window(frames: &mut std::collections::VecDeque<Instant>, now: I
 
 /// A layer asked for and silent this long is one the publisher cannot send now.
 pub const ABSENT_AFTER: Duration = Duration::from_millis(1500);
-/// How long such a layer is first left out; doubled while it stays away.
+/// How long such a layer is first left out; doubled while it stays away, up
+/// to [`ABSENT_BACKOFF_MAX`]. Asking again is how a publisher whose uplink
+/// came back finds out: a browser probes its uplink when a layer is switched
+/// back on, but not while the layer is off. So the wait stays short: with a
+/// 32 s ceiling, a patient whose uplink collapsed for 30 s and then recovered
+/// sent only the lowest layer for the rest of the call (`bench/bench rural
+/// --profile step-down`); asking every 8 s or so costs a link that is still
+/// short one probe burst.
 const ABSENT_BACKOFF: Duration = Duration::from_secs(4);
-const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(32);
+const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 /// A layer nobody takes any more is kept on at the publisher this long after
 /// it was last taken. Stopping it at once made the patient's top layer flap
@@ -278,6 +285,25 @@ impl PublishedVideo {
         rates
     }
 
+    /// `rates` (from [`Self::layer_rates`]) with each layer left out as
+    /// absent put back at its nominal cost: what a subscriber could take if
+    /// the publisher's uplink carried everything it was asked for. Used to
+    /// keep asking for such a layer while a subscriber could take it, since
+    /// a browser finds out that its uplink has come back only while the
+    /// layer is on (`adapt.rs`).
+    pub fn rates_if_sent(&self, now: Instant, rates: [Option<u64>; MAX_LAYERS]) -> [Option<u64>; MAX_LAYERS] {
+        let count = self.layer_count();
+        let mut out = rates;
+        for (i, rate) in out.iter_mut().enumerate().take(count) {
+            if rate.is_none() && self.presence[i].absent_until.is_some_and(|t| now < t) {
+                let nominal = nominal_bps(count, i);
+                let cap = if i == 0 { self.low_cap } else { None };
+                *rate = Some(cap.map_or(nominal, |c| nominal.min(c)));
+            }
+        }
+        out
+    }
+
     /// RIDs of the layers in `set`, for telling the publisher what to send.
     pub fn rids_in(&self, set: LayerSet) -> Vec<String> {
         Layer::ALL
@@ -352,6 +378,23 @@ mod tests {
             v.record(at(ms), Layer::HIGH, 5000);
         }
         assert!(v.layer_rates(at(17_000))[2].is_some_and(|r| r > 500_000));
+    }
+
+    #[test]
+    fn an_absent_layer_costs_its_nominal_rate_if_it_were_sent() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        v.layer_rates(t0); // the first adaptation pass asks for both
+        for ms in (0..3000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+        }
+        let rates = v.layer_rates(at(3000));
+        assert_eq!(rates[1], None, "asked for and never came");
+        let if_sent = v.rates_if_sent(at(3000), rates);
+        assert_eq!(if_sent[0], rates[0], "what arrives keeps its measured rate");
+        assert_eq!(if_sent[1], Some(nominal_bps(2, 1)));
+        assert_eq!(if_sent[2], None, "no third layer");
     }
 
     #[test]
