@@ -19,7 +19,7 @@ use crate::layer::Layer;
 use crate::publish::PublishedVideo;
 use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
 use crate::rtp::Unwrapper;
-use crate::send_queue::{self, KeyframeWritten, QueueNow};
+use crate::send_queue::{self, KeyframeWritten, QueueNow, WrittenLog};
 use crate::stats::StatsCollector;
 
 impl Participant {
@@ -63,6 +63,9 @@ pub(crate) struct VideoOut {
     /// The last keyframe written toward the subscriber: it may take longer
     /// than the queue limit to leave (`send_queue.rs`).
     last_keyframe: Option<KeyframeWritten>,
+    /// The frames written toward the subscriber, to tell how much video its
+    /// send queue holds (`send_queue.rs`).
+    written: WrittenLog,
 }
 
 impl TrackOut {
@@ -82,6 +85,7 @@ impl TrackOut {
             out_time: Unwrapper::for_timestamp(),
             told_paused: None,
             last_keyframe: None,
+            written: WrittenLog::default(),
         });
         TrackOut {
             origin,
@@ -284,7 +288,7 @@ impl Participant {
         let OutState::Open(mid) = track.state else { return None };
         let estimate = self.estimate_bps;
         if let Some(video) = &mut track.video {
-            if video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, video.last_keyframe) {
+            if video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, video) {
                 // Skipping a frame breaks the chain of delta frames: the
                 // stream goes on at the next keyframe, asked for once the
                 // queue drains (a keyframe asked for now would only join
@@ -326,8 +330,13 @@ impl Participant {
         let writer = self.rtc.writer(mid)?;
         // The peer may have negotiated another payload type for the same codec.
         let pt = writer.match_params(data.params)?;
-        if let Err(e) = writer.write(pt, data.network_time, time, data.data.clone()) {
-            tracing::debug!(participant = %self.id, error = %e, "write failed");
+        match writer.write(pt, data.network_time, time, data.data.clone()) {
+            Ok(()) => {
+                if let Some(video) = &mut track.video {
+                    video.written.record(data.network_time, data.data.len());
+                }
+            }
+            Err(e) => tracing::debug!(participant = %self.id, error = %e, "write failed"),
         }
         awaiting
     }
@@ -341,10 +350,10 @@ impl Participant {
         self.tracks_out
             .iter()
             .filter_map(|t| match (t.state, &t.video) {
-                (OutState::Open(mid), Some(v)) => Some((mid, v.last_keyframe)),
+                (OutState::Open(mid), Some(v)) => Some((mid, v)),
                 _ => None,
             })
-            .filter(|&(mid, keyframe)| video_queue_congested(rtc, mid, now, estimate, keyframe))
+            .filter(|&(mid, video)| video_queue_congested(rtc, mid, now, estimate, video))
             .map(|(mid, _)| mid)
             .collect()
     }
@@ -450,23 +459,19 @@ impl Participant {
 
 /// Whether str0m's send queue of the video stream on `mid` is too deep to
 /// add to (`send_queue.rs`).
-fn video_queue_congested(
-    rtc: &mut Rtc,
-    mid: Mid,
-    now: Instant,
-    estimate_bps: Option<u64>,
-    keyframe: Option<KeyframeWritten>,
-) -> bool {
-    let Some(queue) = rtc
+fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant, estimate_bps: Option<u64>, video: &VideoOut) -> bool {
+    let Some(first_unsent) = rtc
         .direct_api()
         .stream_tx_by_mid(mid, None)
         .and_then(|s| s.queue_info())
-        .map(|q| QueueNow {
-            first_unsent: q.first_unsent(),
-            bytes: q.byte_size(),
-        })
+        .map(|q| q.first_unsent())
     else {
         return false;
     };
-    send_queue::congested(now, queue, estimate_bps, keyframe)
+    // str0m's byte figure counts probe padding too: count the video alone.
+    let queue = QueueNow {
+        first_unsent,
+        bytes: first_unsent.map_or(0, |f| video.written.unsent_since(f)),
+    };
+    send_queue::congested(now, queue, estimate_bps, video.last_keyframe)
 }

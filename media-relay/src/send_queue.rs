@@ -17,11 +17,21 @@
 //!   a second of the old layer's rate, which then took seconds to leave at
 //!   the new one: a 3.6 s freeze on `bench/bench rural --profile step-down`.
 //!
+//! The size counted is the video the relay wrote since the oldest unsent
+//! packet was queued ([`WrittenLog`]), not str0m's own queue figure: that
+//! also counts the padding str0m holds for a probe, which never delays a
+//! frame (it leaves only when no media waits). Counted in, a probe's 40 kB of
+//! padding on a 300 kbit/s estimate read as a full second of queue, so after
+//! a step-down the relay skipped every frame and held the lower layer's
+//! keyframe request for two seconds while the queue was in fact empty of
+//! video (`bench/bench rural --profile step-down`: a 2.9 s freeze).
+//!
 //! The latest keyframe is allowed on top: a picture the allocator chose
 //! within the estimate may need more than the limit to leave whole (a 480p
 //! keyframe on a 400 kbit/s estimate), and skipping the frames behind it
 //! would only call for another keyframe just as large.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The most video a subscriber's send queue may hold, as time to leave.
@@ -45,6 +55,39 @@ pub struct QueueNow {
 pub struct KeyframeWritten {
     pub at: Instant,
     pub bytes: usize,
+}
+
+/// How long written frames are remembered: a queue older than this is
+/// congested by its age alone.
+const WRITTEN_KEPT_FOR: Duration = Duration::from_secs(3);
+
+/// The video frames lately written to one subscriber's stream: when, and
+/// how many bytes.
+#[derive(Debug, Default)]
+pub struct WrittenLog {
+    frames: VecDeque<(Instant, usize)>,
+}
+
+impl WrittenLog {
+    pub fn record(&mut self, at: Instant, bytes: usize) {
+        self.frames.push_back((at, bytes));
+        while self
+            .frames
+            .front()
+            .is_some_and(|&(t, _)| at.saturating_duration_since(t) > WRITTEN_KEPT_FOR)
+        {
+            self.frames.pop_front();
+        }
+    }
+
+    /// The bytes still to leave when the oldest unsent packet was queued at
+    /// `first_unsent`: the frame it belongs to (the last written at or before
+    /// that instant; str0m stamps a packet when it next runs, just after the
+    /// write) and every frame since. At most one frame too many, partly sent.
+    pub fn unsent_since(&self, first_unsent: Instant) -> usize {
+        let after = self.frames.partition_point(|&(t, _)| t <= first_unsent);
+        self.frames.iter().skip(after.saturating_sub(1)).map(|&(_, b)| b).sum()
+    }
 }
 
 /// Whether the queue holds more than [`VIDEO_QUEUE_LIMIT`] of video beyond
@@ -79,6 +122,50 @@ mod tests {
             first_unsent: Some(now - ms(age_ms)),
             bytes,
         }
+    }
+
+    #[test]
+    fn the_unsent_bytes_are_the_frames_written_since_the_oldest_unsent_packet() {
+        let t0 = Instant::now();
+        let mut log = WrittenLog::default();
+        for (i, bytes) in [1_000, 2_000, 3_000, 4_000].into_iter().enumerate() {
+            log.record(t0 + ms(33 * i as u64), bytes);
+        }
+        // Stamped a moment after its frame was written: that frame counts.
+        assert_eq!(log.unsent_since(t0 + ms(34)), 2_000 + 3_000 + 4_000);
+        assert_eq!(log.unsent_since(t0 + ms(99)), 4_000);
+        // Older than anything remembered: all of it.
+        assert_eq!(log.unsent_since(t0 - ms(10)), 10_000);
+    }
+
+    #[test]
+    fn padding_queued_for_a_probe_is_not_video_waiting() {
+        // After a step-down: str0m's figure says 43 kB (a probe's padding)
+        // on a 313 kbit/s estimate, more than a second to leave; the video in
+        // it is the two frames written since its oldest packet was queued.
+        let now = Instant::now() + Duration::from_secs(10);
+        let mut log = WrittenLog::default();
+        for i in 0..30u64 {
+            log.record(now - ms(990) + ms(33 * i), 800);
+        }
+        let first_unsent = now - ms(66);
+        let media = QueueNow {
+            first_unsent: Some(first_unsent),
+            bytes: log.unsent_since(first_unsent),
+        };
+        assert!(media.bytes <= 3 * 800);
+        assert!(!congested(now, media, Some(313_000), None));
+        let with_padding = QueueNow { bytes: 43_000, ..media };
+        assert!(congested(now, with_padding, Some(313_000), None));
+    }
+
+    #[test]
+    fn old_frames_are_forgotten() {
+        let t0 = Instant::now();
+        let mut log = WrittenLog::default();
+        log.record(t0, 5_000);
+        log.record(t0 + ms(3_500), 1_000);
+        assert_eq!(log.unsent_since(t0), 1_000);
     }
 
     #[test]
