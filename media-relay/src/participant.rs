@@ -286,6 +286,23 @@ impl Participant {
             .iter_mut()
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
+        // Whether the frame can be written at all, asked before the rewriter
+        // takes it: a switch the rewriter made on a keyframe that was then
+        // not written (no writer during a renegotiation, a payload type the
+        // peer did not take) sent the new layer's delta frames on the old
+        // layer's picture, which the browser decodes without complaint:
+        // garbage at the old resolution, and no keyframe request, for the
+        // rest of the call.
+        // (The peer may have negotiated another payload type for the same
+        // codec.)
+        let Some(pt) = self.rtc.writer(mid).and_then(|w| w.match_params(data.params)) else {
+            // A frame left out breaks the chain of delta frames; the
+            // keyframe is asked for once frames can be written again.
+            if let Some(video) = &mut track.video {
+                video.rewriter.drop_current();
+            }
+            return None;
+        };
         let estimate = self.estimate_bps;
         if let Some(video) = &mut track.video {
             if video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, video) {
@@ -326,19 +343,18 @@ impl Participant {
             }
             _ => data.time,
         };
-        let awaiting = track.video.as_ref().and_then(|v| v.rewriter.awaiting_keyframe());
         let writer = self.rtc.writer(mid)?;
-        // The peer may have negotiated another payload type for the same codec.
-        let pt = writer.match_params(data.params)?;
-        match writer.write(pt, data.network_time, time, data.data.clone()) {
-            Ok(()) => {
-                if let Some(video) = &mut track.video {
-                    video.written.record(data.network_time, data.data.len());
-                }
-            }
-            Err(e) => tracing::debug!(participant = %self.id, error = %e, "write failed"),
+        let written = writer.write(pt, data.network_time, time, data.data.clone());
+        if let Err(e) = &written {
+            tracing::debug!(participant = %self.id, error = %e, "write failed");
         }
-        awaiting
+        let video = track.video.as_mut()?;
+        match written {
+            Ok(()) => video.written.record(data.network_time, data.data.len()),
+            // As above: the stream goes on at the next keyframe.
+            Err(_) => video.rewriter.drop_current(),
+        }
+        video.rewriter.awaiting_keyframe()
     }
 
     /// The outgoing video tracks whose send queue is too deep
