@@ -162,6 +162,7 @@ fn allocate_for(
     if s.probe.confirmed(estimate) {
         s.allocator.probe_succeeded();
     }
+    s.allocator.note_if_sent(now, estimate, &if_sent, audio_tracks);
     let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
     // A layer the publisher was asked for and could not send (its uplink is
     // short) stays asked for while this subscriber could take it: a browser

@@ -219,6 +219,11 @@ pub struct Allocator {
     current: Plan,
     down_since: Option<Instant>,
     up: Option<PendingUp>,
+    /// The same as `up`, for the layers the subscriber would take if every
+    /// layer its publishers were asked for arrived (absent ones at their
+    /// nominal rate): how long this subscriber's link has proven it could
+    /// carry a layer before the layer came (see [`Self::note_if_sent`]).
+    up_if_sent: Option<PendingUp>,
     probe_confirmed: bool,
     /// Tracks whose publisher sent no layer at the last update.
     without_layers: BTreeSet<TrackId>,
@@ -231,6 +236,7 @@ impl Allocator {
             current: Plan::new(),
             down_since: None,
             up: None,
+            up_if_sent: None,
             probe_confirmed: false,
             without_layers: BTreeSet::new(),
         }
@@ -285,6 +291,39 @@ impl Allocator {
         plan(&self.cfg, (available as f64 / self.cfg.up_headroom) as u64, video)
     }
 
+    /// Notes what this estimate would carry, with the upgrade headroom, if
+    /// every layer in `video_if_sent` arrived (absent layers at their
+    /// nominal rate); call before each [`Self::update`]. An upgrade to a
+    /// layer that was absent is then held only for what remains of
+    /// `up_hold` since the estimate first carried it: the hold tests this
+    /// subscriber's link, and a link that carried the layer's cost for
+    /// seconds before the publisher could send it has passed the test. (A
+    /// patient's uplink coming back after a step-down: the specialist, on
+    /// fiber the whole time, waited 3 s more for the patient's 480p after it
+    /// arrived; `bench/bench rural --profile step-down`.)
+    pub fn note_if_sent(&mut self, now: Instant, estimate_bps: u64, video_if_sent: &[VideoTrack], audio_tracks: usize) {
+        let available = estimate_bps.saturating_sub(self.audio_reserve(audio_tracks));
+        let now_plan = plan(
+            &self.cfg,
+            (available as f64 / self.cfg.up_headroom) as u64,
+            video_if_sent,
+        );
+        let current = &self.current;
+        let gives_more = |p: &Plan| current.iter().any(|(id, &level)| p.get(id).is_some_and(|&l| l > level));
+        self.up_if_sent = match self.up_if_sent.take() {
+            Some(mut p) if p.sustained.keys().eq(now_plan.keys()) => {
+                for (id, level) in p.sustained.iter_mut() {
+                    *level = (*level).min(now_plan[id]);
+                }
+                gives_more(&p.sustained).then_some(p)
+            }
+            _ => gives_more(&now_plan).then_some(PendingUp {
+                since: now,
+                sustained: now_plan,
+            }),
+        };
+    }
+
     /// What `audio_tracks` audio tracks take off the estimate before video.
     pub fn audio_reserve(&self, audio_tracks: usize) -> u64 {
         self.cfg.audio_reserve_bps.saturating_mul(audio_tracks as u64)
@@ -316,6 +355,7 @@ impl Allocator {
         let over_budget = self.current.iter().any(|(id, &level)| keep[id] < level);
         if over_budget {
             self.up = None;
+            self.up_if_sent = None;
             let since = *self.down_since.get_or_insert(now);
             if now.saturating_duration_since(since) >= self.cfg.down_hold {
                 for (id, level) in self.current.iter_mut() {
@@ -392,6 +432,19 @@ impl Allocator {
         if held {
             for (id, level) in self.current.iter_mut() {
                 *level = (*level).max(pending.sustained[id]);
+            }
+            return;
+        }
+        // Carried for the hold before the layers arrived (`note_if_sent`).
+        let proven = self.up_if_sent.as_ref().is_some_and(|p| {
+            now.saturating_duration_since(p.since) >= self.cfg.up_hold
+                && upgrade
+                    .iter()
+                    .all(|(id, &level)| p.sustained.get(id).is_some_and(|&s| s >= level))
+        });
+        if proven {
+            for (id, level) in self.current.iter_mut() {
+                *level = (*level).max(upgrade[id]);
             }
             return;
         }

@@ -503,3 +503,86 @@ fn a_new_track_starts_at_what_fits_now_without_upgrade_headroom() {
     let allocs = sim.update(300_000);
     assert_eq!(target(&allocs, 1), Target::Layer(Layer::LOW));
 }
+
+/// Passes of `update` every tick for `for_`, with `note_if_sent` before
+/// each: the subscriber's estimate, what the publisher sends, and what it
+/// would send if its uplink carried everything asked for.
+fn run_if_sent(
+    alloc: &mut Allocator,
+    t: &mut Instant,
+    for_: Duration,
+    estimate: u64,
+    sent: &VideoTrack,
+    if_sent: &VideoTrack,
+) -> Vec<Allocation> {
+    let end = *t + for_;
+    let mut last = Vec::new();
+    while *t < end {
+        alloc.note_if_sent(*t, estimate, std::slice::from_ref(if_sent), 1);
+        last = alloc.update(*t, estimate, std::slice::from_ref(sent), 1);
+        *t += TICK;
+    }
+    last
+}
+
+/// Plenty for the top layer with headroom.
+fn plenty() -> u64 {
+    with_headroom(1_500_000, 1) * 2
+}
+
+/// Every layer arriving, on plenty of estimate, for `for_`.
+fn all_layers_for(alloc: &mut Allocator, t: &mut Instant, for_: Duration) -> Vec<Allocation> {
+    run_if_sent(alloc, t, for_, plenty(), &camera(1), &camera(1))
+}
+
+/// An allocator that saw `estimate` for 5 s while the publisher's uplink
+/// carried only its lowest layer, and the clock after.
+fn after_lowest_only(estimate: u64) -> (Allocator, Instant, VideoTrack) {
+    let mut alloc = Allocator::new(AllocatorConfig::default());
+    let mut t = Instant::now();
+    let mut lowest = camera(1);
+    lowest.layers = [RATES[0], None, None];
+    let last = run_if_sent(
+        &mut alloc,
+        &mut t,
+        Duration::from_secs(5),
+        estimate,
+        &lowest,
+        &camera(1),
+    );
+    assert_eq!(target(&last, 1), Target::Layer(Layer::LOW));
+    (alloc, t, lowest)
+}
+
+#[test]
+fn a_layer_the_link_carried_before_it_arrived_is_taken_as_it_arrives() {
+    // This subscriber's link would have carried the top layer all along.
+    let (mut alloc, mut t, _) = after_lowest_only(plenty());
+    // The publisher's uplink recovers: the top layer is taken at once.
+    let now = all_layers_for(&mut alloc, &mut t, TICK);
+    assert_eq!(target(&now, 1), Target::Layer(Layer::HIGH));
+}
+
+#[test]
+fn a_layer_arriving_as_the_estimate_rises_still_waits_out_the_hold() {
+    // This subscriber's own link carried only the lowest layer so far.
+    let (mut alloc, mut t, _) = after_lowest_only(with_headroom(150_000, 1));
+    // Its estimate rises just as the top layer arrives: the usual hold.
+    let soon = all_layers_for(&mut alloc, &mut t, Duration::from_secs(2));
+    assert!(
+        matches!(target(&soon, 1), Target::Layer(l) if l < Layer::HIGH),
+        "{soon:?}"
+    );
+    let held = all_layers_for(&mut alloc, &mut t, Duration::from_secs(2));
+    assert_eq!(target(&held, 1), Target::Layer(Layer::HIGH));
+}
+
+#[test]
+fn congestion_forgets_what_the_link_carried_before() {
+    let (mut alloc, mut t, lowest) = after_lowest_only(plenty());
+    // The subscriber's link collapses below its current layer for a moment.
+    run_if_sent(&mut alloc, &mut t, Duration::from_secs(1), 50_000, &lowest, &camera(1));
+    // Back up as the top layer arrives: the link has not proven itself since.
+    let soon = all_layers_for(&mut alloc, &mut t, TICK);
+    assert!(!matches!(target(&soon, 1), Target::Layer(Layer::HIGH)), "{soon:?}");
+}
