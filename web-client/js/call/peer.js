@@ -13,6 +13,8 @@
 // Test hook: the connection is exposed as `window.__cercaPeer` so the
 // browser tests can read getStats(); nothing else uses it.
 
+import { nudgeUplink } from './uplink.js';
+
 // Why two and not three: for a 640×480 camera Chrome encodes at most two
 // simulcast layers (its per-resolution layer limit), and silently drops the
 // top one of three, which left 240p as the best anyone could get (measured
@@ -111,6 +113,15 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     })),
   ];
 
+  // The full layer's cap as applyLayers sets it, for the uplink nudge.
+  const topRid = SIMULCAST[SIMULCAST.length - 1].rid;
+  const topCap = () => {
+    const ours = SIMULCAST.find((e) => e.rid === topRid).maxBitrate;
+    const cap = Number(layersWanted?.maxBitrate?.[topRid]);
+    return Number.isFinite(cap) && cap > 0 ? Math.min(ours, cap) : ours;
+  };
+  const stopNudge = nudgeUplink(pc, video.sender, { topRid, baseBps: topCap });
+
   return {
     pc,
     /** Sends our first offer. */
@@ -125,6 +136,7 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
       return video.sender.replaceTrack(track);
     },
     close() {
+      stopNudge();
       offs.forEach((off) => off());
       pc.close();
       if (window.__cercaPeer === pc) window.__cercaPeer = null;
