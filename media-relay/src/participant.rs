@@ -289,8 +289,8 @@ impl Participant {
         // Whether the frame can be written at all, asked before the rewriter
         // takes it: a switch the rewriter made on a keyframe that was then
         // not written (no writer during a renegotiation, a payload type the
-        // peer did not take) sent the new layer's delta frames on the old
-        // layer's picture, which the browser decodes without complaint:
+        // peer did not take) would send the new layer's delta frames on the
+        // old layer's picture, which a browser decodes without complaint:
         // garbage at the old resolution, and no keyframe request, for the
         // rest of the call.
         // (The peer may have negotiated another payload type for the same
