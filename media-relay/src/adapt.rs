@@ -162,14 +162,14 @@ fn allocate_for(
     if s.probe.confirmed(estimate) {
         s.allocator.probe_succeeded();
     }
-    s.allocator.note_if_sent(now, estimate, &if_sent, audio_tracks);
-    let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
     // A layer the publisher was asked for and could not send (its uplink is
     // short) stays asked for while this subscriber could take it: a browser
     // probes its uplink for a layer only while the layer is on, so stopping
     // it left a patient whose uplink recovered on the lowest layer for the
     // rest of the call (`bench/bench rural --profile step-down`).
     let affordable = s.allocator.affordable(estimate, &if_sent, audio_tracks);
+    s.allocator.note_if_sent(now, &affordable);
+    let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
 
     let congested = s.congested_video(now);
     let mut allocated = s.allocator.audio_reserve(audio_tracks);

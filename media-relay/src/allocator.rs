@@ -212,6 +212,26 @@ struct PendingUp {
     sustained: Plan,
 }
 
+impl PendingUp {
+    /// `prev` carried on with this pass's `plan`: its lowest level per track
+    /// since it began, or a fresh start at the first sight or when the set
+    /// of tracks changed.
+    fn carry(prev: Option<PendingUp>, now: Instant, plan: &Plan) -> PendingUp {
+        match prev {
+            Some(mut p) if p.sustained.keys().eq(plan.keys()) => {
+                for (id, level) in p.sustained.iter_mut() {
+                    *level = (*level).min(plan[id]);
+                }
+                p
+            }
+            _ => PendingUp {
+                since: now,
+                sustained: plan.clone(),
+            },
+        }
+    }
+}
+
 /// The allocation state of one subscriber.
 #[derive(Debug, Clone)]
 pub struct Allocator {
@@ -291,37 +311,24 @@ impl Allocator {
         plan(&self.cfg, (available as f64 / self.cfg.up_headroom) as u64, video)
     }
 
-    /// Notes what this estimate would carry, with the upgrade headroom, if
-    /// every layer in `video_if_sent` arrived (absent layers at their
-    /// nominal rate); call before each [`Self::update`]. An upgrade to a
-    /// layer that was absent is then held only for what remains of
+    /// Notes what this subscriber's estimate would carry, with the upgrade
+    /// headroom, if every layer its publishers were asked for arrived:
+    /// `affordable` is [`Self::affordable`] on those layers (absent ones at
+    /// their nominal rate); call before each [`Self::update`]. An upgrade to
+    /// a layer that was absent is then held only for what remains of
     /// `up_hold` since the estimate first carried it: the hold tests this
     /// subscriber's link, and a link that carried the layer's cost for
     /// seconds before the publisher could send it has passed the test. (A
     /// patient's uplink coming back after a step-down: the specialist, on
     /// fiber the whole time, waited 3 s more for the patient's 480p after it
     /// arrived; `bench/bench rural --profile step-down`.)
-    pub fn note_if_sent(&mut self, now: Instant, estimate_bps: u64, video_if_sent: &[VideoTrack], audio_tracks: usize) {
-        let available = estimate_bps.saturating_sub(self.audio_reserve(audio_tracks));
-        let now_plan = plan(
-            &self.cfg,
-            (available as f64 / self.cfg.up_headroom) as u64,
-            video_if_sent,
-        );
-        let current = &self.current;
-        let gives_more = |p: &Plan| current.iter().any(|(id, &level)| p.get(id).is_some_and(|&l| l > level));
-        self.up_if_sent = match self.up_if_sent.take() {
-            Some(mut p) if p.sustained.keys().eq(now_plan.keys()) => {
-                for (id, level) in p.sustained.iter_mut() {
-                    *level = (*level).min(now_plan[id]);
-                }
-                gives_more(&p.sustained).then_some(p)
-            }
-            _ => gives_more(&now_plan).then_some(PendingUp {
-                since: now,
-                sustained: now_plan,
-            }),
-        };
+    pub fn note_if_sent(&mut self, now: Instant, affordable: &BTreeMap<TrackId, Option<Layer>>) {
+        let pending = PendingUp::carry(self.up_if_sent.take(), now, affordable);
+        let gives_more = self
+            .current
+            .iter()
+            .any(|(id, &level)| pending.sustained.get(id).is_some_and(|&l| l > level));
+        self.up_if_sent = gives_more.then_some(pending);
     }
 
     /// What `audio_tracks` audio tracks take off the estimate before video.
@@ -415,19 +422,7 @@ impl Allocator {
             self.up = None;
             return;
         }
-        let pending = match self.up.take() {
-            Some(mut p) if p.sustained.keys().eq(upgrade.keys()) => {
-                for (id, level) in p.sustained.iter_mut() {
-                    *level = (*level).min(upgrade[id]);
-                }
-                p
-            }
-            // First sight, or the set of tracks changed: start over.
-            _ => PendingUp {
-                since: now,
-                sustained: upgrade.clone(),
-            },
-        };
+        let pending = PendingUp::carry(self.up.take(), now, &upgrade);
         let held = now.saturating_duration_since(pending.since) >= self.cfg.up_hold;
         if held {
             for (id, level) in self.current.iter_mut() {

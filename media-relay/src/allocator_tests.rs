@@ -518,7 +518,8 @@ fn run_if_sent(
     let end = *t + for_;
     let mut last = Vec::new();
     while *t < end {
-        alloc.note_if_sent(*t, estimate, std::slice::from_ref(if_sent), 1);
+        let affordable = alloc.affordable(estimate, std::slice::from_ref(if_sent), 1);
+        alloc.note_if_sent(*t, &affordable);
         last = alloc.update(*t, estimate, std::slice::from_ref(sent), 1);
         *t += TICK;
     }

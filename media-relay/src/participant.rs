@@ -286,23 +286,6 @@ impl Participant {
             .iter_mut()
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
-        // Whether the frame can be written at all, asked before the rewriter
-        // takes it: a switch the rewriter made on a keyframe that was then
-        // not written (no writer during a renegotiation, a payload type the
-        // peer did not take) would send the new layer's delta frames on the
-        // old layer's picture, which a browser decodes without complaint:
-        // garbage at the old resolution, and no keyframe request, for the
-        // rest of the call.
-        // (The peer may have negotiated another payload type for the same
-        // codec.)
-        let Some(pt) = self.rtc.writer(mid).and_then(|w| w.match_params(data.params)) else {
-            // A frame left out breaks the chain of delta frames; the
-            // keyframe is asked for once frames can be written again.
-            if let Some(video) = &mut track.video {
-                video.rewriter.drop_current();
-            }
-            return None;
-        };
         let estimate = self.estimate_bps;
         if let Some(video) = &mut track.video {
             if video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, video) {
@@ -315,6 +298,27 @@ impl Participant {
                 return None;
             }
         }
+        // Whether the frame can be written at all, asked before the rewriter
+        // takes it: a switch the rewriter made on a keyframe that was then
+        // not written (no writer during a renegotiation, a payload type the
+        // peer did not take) would send the new layer's delta frames on the
+        // old layer's picture, which a browser decodes without complaint:
+        // garbage at the old resolution, and no keyframe request, for the
+        // rest of the call.
+        // (The peer may have negotiated another payload type for the same
+        // codec.)
+        let Some((writer, pt)) = self
+            .rtc
+            .writer(mid)
+            .and_then(|w| w.match_params(data.params).map(|pt| (w, pt)))
+        else {
+            // A frame left out breaks the chain of delta frames; the
+            // keyframe is asked for once frames can be written again.
+            if let Some(video) = &mut track.video {
+                video.rewriter.drop_current();
+            }
+            return None;
+        };
         let time = match (&mut track.video, layer) {
             (Some(video), Some(layer)) => {
                 let incoming = data.time.rebase(Frequency::NINETY_KHZ);
@@ -343,7 +347,6 @@ impl Participant {
             }
             _ => data.time,
         };
-        let writer = self.rtc.writer(mid)?;
         let written = writer.write(pt, data.network_time, time, data.data.clone());
         if let Err(e) = &written {
             tracing::debug!(participant = %self.id, error = %e, "write failed");

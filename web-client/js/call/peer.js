@@ -83,6 +83,12 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   // applied again after every negotiation step, because setParameters can
   // fail while a renegotiation is under way.
   let layersWanted = null; // { mid, active, maxBitrate }
+  /** An encoding's cap: ours, or lower if the relay asked (the weakest viewer's link). */
+  const capFor = (rid) => {
+    const ours = SIMULCAST.find((e) => e.rid === rid)?.maxBitrate;
+    const cap = Number(layersWanted?.maxBitrate?.[rid]);
+    return Number.isFinite(cap) && cap > 0 && ours ? Math.min(ours, cap) : ours;
+  };
   async function applyLayers() {
     if (!layersWanted || video.mid !== layersWanted.mid) return;
     const params = video.sender.getParameters();
@@ -91,9 +97,7 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     for (const enc of params.encodings) {
       const on = layersWanted.active.includes(enc.rid);
       if (enc.active !== on) { enc.active = on; changed = true; }
-      const ours = SIMULCAST.find((e) => e.rid === enc.rid)?.maxBitrate;
-      const cap = Number(layersWanted.maxBitrate?.[enc.rid]);
-      const max = Number.isFinite(cap) && cap > 0 && ours ? Math.min(ours, cap) : ours;
+      const max = capFor(enc.rid);
       if (max && enc.maxBitrate !== max) { enc.maxBitrate = max; changed = true; }
     }
     if (changed) await video.sender.setParameters(params);
@@ -113,14 +117,8 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     })),
   ];
 
-  // The full layer's cap as applyLayers sets it, for the uplink nudge.
   const topRid = SIMULCAST[SIMULCAST.length - 1].rid;
-  const topCap = () => {
-    const ours = SIMULCAST.find((e) => e.rid === topRid).maxBitrate;
-    const cap = Number(layersWanted?.maxBitrate?.[topRid]);
-    return Number.isFinite(cap) && cap > 0 ? Math.min(ours, cap) : ours;
-  };
-  const stopNudge = nudgeUplink(pc, video.sender, { topRid, baseBps: topCap });
+  const stopNudge = nudgeUplink(pc, video.sender, { topRid, baseBps: () => capFor(topRid) });
 
   return {
     pc,
