@@ -18,6 +18,7 @@ use str0m::media::{KeyframeRequestKind, Mid};
 use crate::allocator::{Priority, Target, VideoTrack};
 use crate::engine::RelayEvent;
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
+use crate::outage::Hold;
 use crate::participant::{OutState, Participant};
 
 /// How often the pass runs.
@@ -137,14 +138,10 @@ fn allocate_for(
             (Some(_), None) => {}
         }
     }
+    let estimate = estimate_for(now, s);
     if tracks.is_empty() {
         return;
     }
-    let estimate = congestion_bound(
-        s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS),
-        s.stats.bitrate_out_bps,
-        s.stats.loss_out,
-    );
     // This subscriber's fair share for each video once audio is served: the
     // most its lowest layer may cost for it to get a picture at all. Only
     // most of the estimate: a picture squeezed to the last bit of the link
@@ -268,6 +265,23 @@ fn allocate_for(
     if s.bwe_target != (minimum, desired) {
         s.bwe_target = (minimum, desired);
         s.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+    }
+}
+
+/// The estimate this pass allocates from: str0m's, bounded under heavy loss;
+/// during an outage and while its feedback comes in, the one from before it,
+/// and then str0m's estimator restarts from that (`outage.rs`).
+fn estimate_for(now: Instant, s: &mut Participant) -> u64 {
+    let estimate = s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
+    match s.outage.hold(now, estimate) {
+        Hold::None => congestion_bound(estimate, s.stats.bitrate_out_bps, s.stats.loss_out),
+        Hold::Keep(before) => before,
+        Hold::Restart(before) => {
+            tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after an outage");
+            s.rtc.bwe().reset(Bitrate::bps(before));
+            s.estimate_bps = Some(before);
+            before
+        }
     }
 }
 

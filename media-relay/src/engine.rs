@@ -280,6 +280,7 @@ impl Relay {
                 probe: Default::default(),
                 next_track_id: 0,
                 stats: StatsCollector::default(),
+                outage: Default::default(),
             },
         );
         let p = self.participants.get_mut(participant).expect("inserted just above");
@@ -487,15 +488,37 @@ impl Relay {
             return;
         }
         self.dirty.insert(owner.clone());
+        let back = p.outage.heard(now, p.estimate_bps);
         match p.rtc.handle_input(input) {
             Ok(()) if is_stun => {
-                self.by_addr.insert((proto, source), owner);
+                self.by_addr.insert((proto, source), owner.clone());
             }
             Ok(()) => {}
             Err(e) => {
                 // Bad input from the network is not a reason to end a call.
                 tracing::debug!(participant = %owner, error = %e, "datagram refused");
                 self.stats.datagrams_refused += 1;
+            }
+        }
+        if back {
+            self.link_returned(&owner);
+        }
+    }
+
+    /// `participant` is heard again after an outage (`outage.rs`): the
+    /// video sent to and from it meanwhile is lost, so every such stream
+    /// goes on at a keyframe, which the next adaptation pass asks the
+    /// publisher for, rather than with delta frames the receiver cannot
+    /// decode (a browser asks for a keyframe itself only after a second or
+    /// more of a frozen picture: `bench/bench rural --profile dropout`).
+    fn link_returned(&mut self, participant: &str) {
+        tracing::debug!(participant, "heard again after an outage");
+        for p in self.participants.values_mut() {
+            let subscriber = p.id == participant;
+            for t in &mut p.tracks_out {
+                if let Some(video) = t.video.as_mut().filter(|_| subscriber || t.origin == participant) {
+                    video.rewriter.drop_current();
+                }
             }
         }
     }

@@ -38,6 +38,7 @@
 //! | [`rewrite`] | per subscriber and track: one continuous stream across layer switches |
 //! | [`allocator`] | per subscriber: which layer of each video track fits the estimate, or pause |
 //! | [`nack`] | per subscriber and track: answer NACKs from recent packets, throttled per RTT |
+//! | `outage` | a participant's link going silent and coming back: hold, then restart, the estimate |
 //! | [`keyframe`] | per publisher track: merge and throttle keyframe requests |
 //!
 //! # What flows
@@ -92,6 +93,7 @@ pub mod error;
 pub mod keyframe;
 pub mod layer;
 pub mod nack;
+mod outage;
 mod participant;
 pub mod probe;
 pub mod publish;

@@ -171,6 +171,9 @@ pub(crate) struct Participant {
     pub probe: crate::probe::ProbePacer,
     pub next_track_id: u64,
     pub stats: StatsCollector,
+    /// Whether the participant's link has gone silent and come back, for
+    /// the estimate (`outage.rs`).
+    pub outage: crate::outage::OutageWatch,
 }
 
 impl Participant {

@@ -31,7 +31,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 const AUDIO_EVERY: Duration = Duration::from_millis(20);
 const VIDEO_EVERY: Duration = Duration::from_millis(33);
 /// A camera encoder sends a keyframe now and then even unasked.
-const KEYFRAME_EVERY: u32 = 90;
+pub const KEYFRAME_EVERY: u32 = 90;
 
 /// Simulcast RIDs, lowest layer first, as Cerca's web client names them.
 pub const RIDS: [&str; 3] = ["q", "h", "f"];
