@@ -48,6 +48,8 @@ pub(crate) struct TrackOut {
     pub state: OutState,
     /// Layer switching for this subscriber; video only.
     pub video: Option<VideoOut>,
+    /// The wallclock the last frame was written with ([`write_time`]).
+    last_written_at: Option<Instant>,
 }
 
 /// One video track toward one subscriber: which layer it gets and the
@@ -93,6 +95,7 @@ impl TrackOut {
             kind,
             state: OutState::ToOpen,
             video,
+            last_written_at: None,
         }
     }
 }
@@ -290,8 +293,9 @@ impl Participant {
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
         let estimate = self.estimate_bps;
+        let at = write_time(track.last_written_at, data.network_time);
         if let Some(video) = &mut track.video {
-            if video_queue_congested(&mut self.rtc, mid, data.network_time, estimate, video) {
+            if video_queue_congested(&mut self.rtc, mid, at, estimate, video) {
                 // Skipping a frame breaks the chain of delta frames: the
                 // stream goes on at the next keyframe, asked for once the
                 // queue drains (a keyframe asked for now would only join
@@ -335,11 +339,11 @@ impl Participant {
                     picture_id: None,
                     tl0picidx: None,
                 };
-                match video.rewriter.rewrite(data.network_time, layer, &packet) {
+                match video.rewriter.rewrite(at, layer, &packet) {
                     Decision::Forward(f) => {
                         if packet.keyframe_start {
                             video.last_keyframe = Some(KeyframeWritten {
-                                at: data.network_time,
+                                at,
                                 bytes: data.data.len(),
                             });
                         }
@@ -350,13 +354,14 @@ impl Participant {
             }
             _ => data.time,
         };
-        let written = writer.write(pt, data.network_time, time, data.data.clone());
-        if let Err(e) = &written {
-            tracing::debug!(participant = %self.id, error = %e, "write failed");
+        let written = writer.write(pt, at, time, data.data.clone());
+        match &written {
+            Ok(()) => track.last_written_at = Some(at),
+            Err(e) => tracing::debug!(participant = %self.id, error = %e, "write failed"),
         }
         let video = track.video.as_mut()?;
         match written {
-            Ok(()) => video.written.record(data.network_time, data.data.len()),
+            Ok(()) => video.written.record(at, data.data.len()),
             // As above: the stream goes on at the next keyframe.
             Err(_) => video.rewriter.drop_current(),
         }
@@ -479,6 +484,24 @@ impl Participant {
     }
 }
 
+/// The wallclock to hand str0m with a frame: when it arrived, but never
+/// earlier than the last frame written on the same track.
+///
+/// str0m queues what is written in wallclock order until its next poll
+/// (`queue_position` in its media module), so a frame that arrived late
+/// (held by str0m's receive side until a lost packet was retransmitted, as
+/// on a lossy satellite uplink) and was written in the same pass after a
+/// newer frame went out *before* it. At a layer switch that put the 240p
+/// keyframe the relay had started the picture with after the 480p keyframe
+/// it then switched on, and the subscriber decoded every 480p delta frame on
+/// the 240p picture, without an error or a keyframe request, until the next
+/// 480p keyframe: the relay forwarded 480p while the patient's browser
+/// showed 240p for 10-48 s (`bench/bench rural --profile satellite`, two
+/// of five runs; "two keyframes decoded at once" in its samples).
+fn write_time(last: Option<Instant>, arrived: Instant) -> Instant {
+    last.map_or(arrived, |l| l.max(arrived))
+}
+
 /// Whether str0m's send queue of the video stream on `mid` is too deep to
 /// add to (`send_queue.rs`).
 fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant, estimate_bps: Option<u64>, video: &VideoOut) -> bool {
@@ -496,4 +519,21 @@ fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant, estimate_bps: Op
         bytes: first_unsent.map_or(0, |f| video.written.unsent_since(f)),
     };
     send_queue::congested(now, queue, estimate_bps, video.last_keyframe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn frames_are_written_in_the_order_they_arrive_whatever_their_arrival_time() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        assert_eq!(write_time(None, ms(100)), ms(100));
+        assert_eq!(write_time(Some(ms(100)), ms(133)), ms(133), "in order: its own time");
+        // Released 619 ms late, after a frame that arrived at 700 ms: not
+        // earlier than that one, or str0m would send it first.
+        assert_eq!(write_time(Some(ms(700)), ms(81)), ms(700));
+    }
 }
