@@ -1,31 +1,46 @@
 // The call's playout-delay rule (web-client/js/call/playout.js), alone: more
-// delay after a freeze, in steps, capped; given back only after a calm spell.
+// delay after a freeze, in steps, capped; reached by gliding, never by a
+// jump that would itself freeze the picture; given back only after a calm
+// spell.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextTarget, maxFor, retransmitRttMs, STEP_UP_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS } from '../../web-client/js/call/playout.js';
+import { nextGoal, glide, maxFor, retransmitRttMs, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS } from '../../web-client/js/call/playout.js';
 
-test('freezes raise the playout delay in steps up to the cap', () => {
-  let s = { target: 0, calmSince: 0 };
-  const targets = [];
-  for (let i = 1; i <= 6; i++) {
-    s = nextTarget(s, { now: i * 2000, froze: true });
-    targets.push(s.target);
+test('freezes raise the aim in two steps up to the cap', () => {
+  let s = { goal: 0, calmSince: 0 };
+  const goals = [];
+  for (let i = 1; i <= 4; i++) {
+    s = nextGoal(s, { now: i * 2000, froze: true });
+    goals.push(s.goal);
   }
-  assert.deepEqual(targets, [1, 2, 3, 4, 4, 4].map((n) => Math.min(MAX_MS, n * STEP_UP_MS)));
+  assert.deepEqual(goals, [MAX_MS / 2, MAX_MS, MAX_MS, MAX_MS]);
+});
+
+test('the delay glides to its aim in steps too small to freeze the picture', () => {
+  const targets = [];
+  let t = 0;
+  while (t !== 840) {
+    const next = glide(t, 840);
+    assert.ok(Math.abs(next - t) <= GLIDE_MS, `${t} → ${next}`);
+    targets.push((t = next));
+  }
+  assert.equal(targets.length, Math.ceil(840 / GLIDE_MS));
+  assert.equal(glide(840, 790), 790, 'and back down the same way');
+  assert.equal(glide(400, 400), 400);
 });
 
 test('the delay is given back only after a calm spell, a step at a time', () => {
-  let s = nextTarget({ target: 0, calmSince: 0 }, { now: 0, froze: true });
-  s = nextTarget(s, { now: CALM_MS - 1, froze: false });
-  assert.equal(s.target, STEP_UP_MS, 'not yet');
-  s = nextTarget(s, { now: CALM_MS, froze: false });
-  assert.equal(s.target, STEP_UP_MS - STEP_DOWN_MS);
-  s = nextTarget(s, { now: CALM_MS + 1000, froze: false });
-  assert.equal(s.target, STEP_UP_MS - STEP_DOWN_MS, 'the calm spell starts again');
-  s = nextTarget(s, { now: 2 * CALM_MS, froze: false });
-  assert.equal(s.target, 0);
-  assert.equal(nextTarget(s, { now: 10 * CALM_MS, froze: false }).target, 0, 'never below zero');
+  let s = nextGoal({ goal: 0, calmSince: 0 }, { now: 0, froze: true });
+  const first = s.goal;
+  s = nextGoal(s, { now: CALM_MS - 1, froze: false });
+  assert.equal(s.goal, first, 'not yet');
+  s = nextGoal(s, { now: CALM_MS, froze: false });
+  assert.equal(s.goal, first - STEP_DOWN_MS);
+  s = nextGoal(s, { now: CALM_MS + 1000, froze: false });
+  assert.equal(s.goal, first - STEP_DOWN_MS, 'the calm spell starts again');
+  for (let i = 2; i < 10; i++) s = nextGoal(s, { now: i * CALM_MS, froze: false });
+  assert.equal(s.goal, 0, 'never below zero');
 });
 
 test('a long round trip allows more delay, within a bound', () => {
@@ -33,13 +48,15 @@ test('a long round trip allows more delay, within a bound', () => {
   assert.equal(maxFor(60), MAX_MS);
   assert.equal(maxFor(600), 800);
   assert.equal(maxFor(5000), MAX_WITH_RTT_MS);
-  let s = { target: 0, calmSince: 0 };
-  const targets = [];
-  for (let i = 0; i < 6; i++) {
-    s = nextTarget(s, { now: i, froze: true, rttMs: 600 });
-    targets.push(s.target);
+  let s = { goal: 0, calmSince: 0 };
+  const goals = [];
+  for (let i = 0; i < 3; i++) {
+    s = nextGoal(s, { now: i, froze: true, rttMs: 600 });
+    goals.push(s.goal);
   }
-  assert.deepEqual(targets, [200, 400, 600, 800, 800, 800], 'four steps to the cap');
+  assert.deepEqual(goals, [400, 800, 800], 'two steps to the cap');
+  // A shorter round trip read at the next freeze does not lower the aim.
+  assert.equal(nextGoal(s, { now: 5, froze: true, rttMs: 100 }).goal, 800);
 });
 
 test("the publisher's round trip counts when it is the longer one", () => {
