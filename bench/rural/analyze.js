@@ -185,11 +185,31 @@ function summarise({ inbound, frames, pausedAt, relay, sent, durationS }) {
     kbpsMedian: median(settled.map((s) => s.kbps)),
     estimateKbpsMedian: median(settled.map((s) => s.estimateKbps).filter(isNum)),
     layers: countBy(settled.map((s) => s.layer)),
+    layerNotShownMaxS: layerNotShownMaxS(settled),
     dropped: inbound.some((s) => s.ended || s.connection === 'failed'),
     freezes,
     seconds,
     fine: { inbound: inbound.map(({ t, d_audioPackets, d_framesDecoded }) => ({ t, a: d_audioPackets, v: d_framesDecoded })), frames: frames.map((f) => f.t), relay },
   };
+}
+
+/**
+ * The longest run of seconds in which the relay forwarded a higher layer
+ * while the receiver decoded no more than the lowest layer's height (one
+ * second of lag after a switch is normal). A relay that sent a layer's
+ * delta frames on another layer's picture showed as this: 11 and 48 s in
+ * two satellite runs, before frames were written in arrival order.
+ */
+function layerNotShownMaxS(seconds) {
+  const lowest = median(seconds.filter((s) => s.layer === 0).map((s) => s.height).filter(isNum));
+  if (!lowest) return 0;
+  let run = 0;
+  let worst = 0;
+  for (const s of seconds) {
+    run = s.layer > 0 && isNum(s.height) && s.height <= lowest ? run + 1 : 0;
+    worst = Math.max(worst, run);
+  }
+  return worst;
 }
 
 /** Freezes among presented frames; intervals during a told pause are not freezes. */

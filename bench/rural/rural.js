@@ -76,6 +76,7 @@ export function profileMarkdown(name, profile, a, checks) {
     ['bitrate received (median)', (x) => `${f(x.kbpsMedian, 0)} kbit/s`],
     ['relay estimate toward receiver (median)', (x) => `${f(x.estimateKbpsMedian, 0)} kbit/s`],
     ['layer forwarded (seconds per layer)', (x) => Object.entries(x.layers).map(([l, n]) => `${l === '-1' ? 'paused' : `L${l}`}: ${n}`).join(', ')],
+    ['higher layer forwarded, lowest height shown (longest run)', (x) => `${x.layerNotShownMaxS} s`],
     ['admit → first remote frame', (x) => `${f(x.firstFrameS, 2)} s`],
   ];
   const lines = [

@@ -60,11 +60,12 @@ pub struct OutageWatch {
 
 impl OutageWatch {
     /// A datagram arrived from the participant; `estimate` is the current
-    /// send-side estimate toward it. True when it ends an outage.
+    /// send-side estimate toward it. True when it ends an outage: a silence
+    /// once media flowed (before that, a slow handshake is no outage).
     pub fn heard(&mut self, now: Instant, estimate: Option<u64>) -> bool {
         let silent_for = self.last_heard.map(|t| now.saturating_duration_since(t));
-        let back = silent_for.is_some_and(|d| d >= SILENCE);
-        if back && self.estimate_before.is_some() {
+        let back = silent_for.is_some_and(|d| d >= SILENCE) && self.estimate_before.is_some();
+        if back {
             self.back_at = Some(now);
         }
         self.last_heard = Some(now);
@@ -120,9 +121,10 @@ mod tests {
         let t0 = Instant::now();
         let mut w = OutageWatch::default();
         assert!(!w.heard(t0, None), "the first datagram ends no outage");
-        assert!(!w.heard(t0 + MS * 1_000, None));
-        assert!(w.heard(t0 + MS * 2_500, None));
-        assert!(!w.heard(t0 + MS * 2_520, None));
+        assert!(!w.heard(t0 + MS * 2_000, None), "nor a slow handshake");
+        assert!(!w.heard(t0 + MS * 3_000, Some(300_000)));
+        assert!(w.heard(t0 + MS * 4_500, Some(300_000)));
+        assert!(!w.heard(t0 + MS * 4_520, Some(300_000)));
     }
 
     #[test]
