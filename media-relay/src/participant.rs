@@ -496,7 +496,7 @@ impl Participant {
 /// it then switched on, and the subscriber decoded every 480p delta frame on
 /// the 240p picture, without an error or a keyframe request, until the next
 /// 480p keyframe: the relay forwarded 480p while the patient's browser
-/// showed 240p for 10-48 s (`bench/bench rural --profile satellite`, two
+/// showed 240p for 11 s and 48 s (`bench/bench rural --profile satellite`, two
 /// of five runs; "two keyframes decoded at once" in its samples).
 fn write_time(last: Option<Instant>, arrived: Instant) -> Instant {
     last.map_or(arrived, |l| l.max(arrived))
