@@ -153,8 +153,8 @@ pub struct PublishedVideo {
     low_cap: Option<u64>,
     /// When a subscriber last took each layer.
     last_taken: [Option<Instant>; MAX_LAYERS],
-    /// When each layer was last judged a slideshow.
-    slideshow_at: [Option<Instant>; MAX_LAYERS],
+    /// When the lowest layer was last judged a slideshow.
+    low_slideshow_at: Option<Instant>,
 }
 
 impl PublishedVideo {
@@ -169,7 +169,7 @@ impl PublishedVideo {
             arriving_since: [None; MAX_LAYERS],
             low_cap: None,
             last_taken: [None; MAX_LAYERS],
-            slideshow_at: [None; MAX_LAYERS],
+            low_slideshow_at: None,
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -226,8 +226,8 @@ impl PublishedVideo {
             let trickling = frames
                 .back()
                 .is_some_and(|&t| now.saturating_duration_since(t) <= FPS_WINDOW / 2);
-            if trickling {
-                self.slideshow_at[i] = Some(now);
+            if trickling && i == 0 {
+                self.low_slideshow_at = Some(now);
             }
             return true;
         }
@@ -235,7 +235,9 @@ impl PublishedVideo {
         // a viewer is told of each pause and resume. A higher layer that
         // comes back is taken at once (after a step-down, every second
         // counts toward the top layer) and left again if it falters.
-        let lately = self.slideshow_at[i].is_some_and(|t| now.saturating_duration_since(t) < SLIDESHOW_MEMORY);
+        let lately = self
+            .low_slideshow_at
+            .is_some_and(|t| now.saturating_duration_since(t) < SLIDESHOW_MEMORY);
         i == 0 && lately && !steady_for(frames, now, PROOF)
     }
 
