@@ -99,6 +99,15 @@ impl Room {
             .await
             .expect("the relay answers webrtc-rs");
         bot.accept_answer(&answer).await;
+        // Joined means connected. The relay, the DTLS server, may send media
+        // right after its last handshake flight; webrtc-rs installs its SRTP
+        // keys through an event and drops SRTP that comes in the same burst
+        // as that flight ("remote_srtp_context is not set yet"). A keyframe
+        // lost so went unnoticed: unlike a browser, the bot asks for none
+        // (1 run in about 20 on a loaded machine). No offer adding tracks is
+        // taken before this either, so nothing is forwarded to the bot
+        // before it can decrypt it.
+        bot.wait_for("its connection to the relay", |r| r.connected).await;
         ready.send_replace(true);
         bot
     }

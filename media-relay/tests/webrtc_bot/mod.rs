@@ -157,6 +157,9 @@ pub struct Stream {
     /// keyframe.
     pub first_is_keyframe: Option<bool>,
     first_video_seq: Option<u64>,
+    /// Video: the earliest packets by sequence number (seq, RTP timestamp,
+    /// frame start, first payload byte, length), for a failure's message.
+    pub first_packets: BTreeMap<u64, (u32, bool, u8, usize)>,
     /// Video: every frame start, in sequence-number order.
     pub frames: Vec<VideoFrame>,
     /// Video frames that arrived before an earlier one (by sequence number).
@@ -192,6 +195,7 @@ impl fmt::Debug for Stream {
             .field("recovered", &self.recovered)
             .field("duplicates", &self.duplicates)
             .field("first_is_keyframe", &self.first_is_keyframe)
+            .field("first_packets", &self.first_packets)
             .field("frames", &self.frames.len())
             .field("layers", &self.layers())
             .field("late_frames", &self.late_frames)
@@ -300,6 +304,13 @@ impl Stream {
             return;
         };
         let data = &rtp_payload[at..];
+        if self.first_packets.len() < 6 || self.first_packets.last_key_value().is_some_and(|(&s, _)| seq < s) {
+            let first = data.first().copied().unwrap_or(0);
+            self.first_packets.insert(seq, (timestamp, start, first, data.len()));
+            if self.first_packets.len() > 6 {
+                self.first_packets.pop_last();
+            }
+        }
         // By sequence number, not arrival: on a loaded machine the keyframe's
         // first packet may come in after its second (retransmitted), and the
         // stream still began with it.
