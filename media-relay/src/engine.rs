@@ -489,6 +489,9 @@ impl Relay {
         }
         self.dirty.insert(owner.clone());
         let back = p.outage.heard(now, p.estimate_bps);
+        if back {
+            p.pause_video_nacks();
+        }
         match p.rtc.handle_input(input) {
             Ok(()) if is_stun => {
                 self.by_addr.insert((proto, source), owner.clone());

@@ -93,6 +93,7 @@ pub mod error;
 pub mod keyframe;
 pub mod layer;
 pub mod nack;
+mod nack_pause;
 mod outage;
 mod participant;
 pub mod probe;

@@ -16,6 +16,7 @@ use str0m::{Event, IceConnectionState, Output, Rtc};
 use crate::allocator::{Allocator, PauseReason, TrackId};
 use crate::engine::{RelayEvent, Transmit};
 use crate::layer::Layer;
+use crate::nack_pause::NackPause;
 use crate::publish::PublishedVideo;
 use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
 use crate::rtp::Unwrapper;
@@ -37,6 +38,8 @@ pub(crate) struct TrackIn {
     pub kind: MediaKind,
     /// Simulcast layers, their rates and keyframe throttle; video only.
     pub video: Option<PublishedVideo>,
+    /// Video: whose NACKs are paused after an outage (`nack_pause.rs`).
+    pub nack_pause: NackPause,
 }
 
 /// Another participant's track, as sent to this one.
@@ -189,6 +192,21 @@ impl Participant {
         }
     }
 
+    /// The participant's link just came back after an outage: its video is
+    /// not to be NACKed for a while (`nack_pause.rs`). Called before str0m
+    /// sees the first datagram after the outage, which reveals the gap.
+    pub fn pause_video_nacks(&mut self) {
+        for track in &mut self.tracks_in {
+            let Some(video) = &track.video else { continue };
+            for rid in (0..video.layer_count()).filter_map(Layer::new).map(|l| video.rid_of(l)) {
+                if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(track.mid, rid) {
+                    stream.suppress_nack(true);
+                }
+            }
+            track.nack_pause.pause();
+        }
+    }
+
     /// Drains `rtc.poll_output()` until it names its next timeout.
     pub fn poll(
         &mut self,
@@ -241,6 +259,7 @@ impl Participant {
                     mid: m.mid,
                     kind: m.kind,
                     video,
+                    nack_pause: NackPause::default(),
                 });
                 propagate.push(Propagate::TrackAdded {
                     origin: self.id.clone(),
@@ -260,6 +279,12 @@ impl Participant {
                         video.record(data.network_time, layer, data.data.len());
                         if data.is_keyframe() {
                             video.keyframes.keyframe_received(layer);
+                        }
+                        let (first, last) = (**data.seq_range.start(), **data.seq_range.end());
+                        if track.nack_pause.on_frame(layer, first, last) {
+                            if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(data.mid, data.rid) {
+                                stream.suppress_nack(false);
+                            }
                         }
                         Some(layer)
                     }
@@ -328,6 +353,15 @@ impl Participant {
         };
         let time = match (&mut track.video, layer) {
             (Some(video), Some(layer)) => {
+                // str0m hands on a frame past a gap it gave up on (loss it
+                // could not repair, NACKs paused after an outage) marked not
+                // contiguous: it refers to a picture the subscriber never
+                // got, and a browser decodes it without complaint into a
+                // smeared picture. The layer goes on at its next keyframe.
+                if !data.contiguous && video.rewriter.current() == Some(layer) {
+                    tracing::debug!(participant = %self.id, origin, keyframe = data.is_keyframe(), "video frame past a gap: restarting on a keyframe");
+                    video.rewriter.drop_current();
+                }
                 let incoming = data.time.rebase(Frequency::NINETY_KHZ);
                 let packet = PacketInfo {
                     // Frames, not packets: the layer stands for the source

@@ -118,6 +118,11 @@ pub struct Received {
     pub corrupt: u64,
     /// Audio frames from a real encoder (another stack's Opus), not ours.
     pub foreign_audio: u64,
+    /// NACKs the relay sent about what we send, per track and encoding
+    /// (str0m's running totals), and how many of str0m's periodic send
+    /// reports came in.
+    pub nacks: HashMap<(Mid, Option<Rid>), u64>,
+    pub send_reports: u64,
 }
 
 impl Received {
@@ -132,6 +137,12 @@ impl Received {
 
     pub fn video_from(&self, tag: u8) -> &[VideoFrame] {
         self.video.get(&tag).map_or(&[], Vec::as_slice)
+    }
+
+    /// NACKs received so far, all tracks and encodings (only video is
+    /// NACKed).
+    pub fn nacks_received(&self) -> u64 {
+        self.nacks.values().sum()
     }
 }
 
@@ -188,7 +199,10 @@ impl Client {
     pub async fn start_with(name: &str, tag: u8, options: PeerOptions) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client socket");
         let addr = socket.local_addr().unwrap();
-        let mut rtc = Rtc::builder().build(Instant::now());
+        // Send reports (NACKs received) for tests of what the relay asks for.
+        let mut rtc = Rtc::builder()
+            .set_stats_interval(Some(Duration::from_millis(500)))
+            .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let state = Arc::new(Mutex::new(State {
             rtc,
@@ -429,6 +443,11 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
                     }
                     None => s.received.corrupt += 1,
                 }
+            }
+            Output::Event(Event::MediaEgressStats(stats)) => {
+                s.received.nacks.insert((stats.mid, stats.rid), stats.nacks);
+                s.received.send_reports += 1;
+                news = true;
             }
             Output::Event(Event::KeyframeRequest(req)) => {
                 let layer = match req.rid {

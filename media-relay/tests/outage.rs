@@ -7,6 +7,12 @@
 //! the outage (a browser shows nothing, or garbage, until it asks for a
 //! keyframe itself a second or more later).
 //!
+//! A publisher's link goes down and comes back: the relay does not NACK
+//! what the publisher sent into the outage (`nack_pause.rs`). Those packets
+//! are of no use (the video restarts on a keyframe), and the requests hold
+//! the stream at the relay until they are answered or given up, and fill
+//! the publisher's uplink, just back, with retransmissions.
+//!
 //! The other half, holding the estimate through the outage and restarting
 //! str0m's estimator after it, is unit-tested in the crate and measured with
 //! `bench/bench rural --profile dropout`: the collapse it answers came with
@@ -78,4 +84,45 @@ async fn after_an_outage_the_subscriber_restarts_on_a_keyframe_asked_for_at_once
     );
     // Asked for, not the publisher's periodic one.
     assert_ne!(after[key].counter % KEYFRAME_EVERY, 0, "{:?}", after[key]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_publishers_outage_the_relay_asks_for_none_of_what_it_lost() {
+    let mut call = Call::start().await;
+    // The publisher behind the link; loopback loses nothing, so any NACK is
+    // about the outage.
+    let link = LinkProxy::start(call.relay.local_addr(), Impairment::NONE, Impairment::NONE)
+        .await
+        .unwrap();
+    let ana = call.join_with("consult-p", "ana", PeerOptions::default(), None).await;
+    let beto = call
+        .join_with("consult-p", "beto", PeerOptions::default(), Some(link.addr()))
+        .await;
+    ana.wait_for("beto's video", |r| r.count(beto.tag, MediaKind::Video) >= 30)
+        .await;
+    beto.wait_for("a send report", |r| r.send_reports > 0).await;
+    let before = beto.received().nacks_received();
+
+    // Down both ways for 3 s (about 90 video frames, each one packet or
+    // more): a scenario's length, not a wait for an event.
+    let down = Impairment {
+        outage: true,
+        ..Impairment::NONE
+    };
+    link.set(down, down);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    link.set(Impairment::NONE, Impairment::NONE);
+    let restored = beto.sent(MediaKind::Video);
+
+    // Well past str0m's NACK window (100 packets) after the return, and two
+    // send reports later, any NACK for the outage would have been counted.
+    ana.wait_for("beto's video after the outage", |r| {
+        r.video_from(beto.tag).iter().filter(|f| f.counter >= restored).count() > 150
+    })
+    .await;
+    let reports = beto.received().send_reports;
+    beto.wait_for("two more send reports", |r| r.send_reports >= reports + 2)
+        .await;
+    let after = beto.received().nacks_received();
+    assert_eq!(after, before, "the relay NACKed packets lost in the outage");
 }
