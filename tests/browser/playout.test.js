@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextGoal, glide, maxFor, retransmitRttMs, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS } from '../../web-client/js/call/playout.js';
+import { nextGoal, glide, maxFor, retransmitRttMs, startGoal, START_RTT_MS, START_MARGIN_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS } from '../../web-client/js/call/playout.js';
 
 test('freezes raise the aim in two steps up to the cap', () => {
   let s = { goal: 0, calmSince: 0 };
@@ -68,4 +68,16 @@ test("the publisher's round trip counts when it is the longer one", () => {
   assert.equal(retransmitRttMs(10, null), 10);
   assert.equal(retransmitRttMs(null, null), null);
   assert.equal(maxFor(retransmitRttMs(10, 640)), 840);
+});
+
+test('a call on a long round trip starts with delay for one retransmission', () => {
+  assert.equal(startGoal(null), 0, 'round trip unknown: the browser decides');
+  assert.equal(startGoal(20), 0, 'fiber');
+  assert.equal(startGoal(START_RTT_MS - 1), 0);
+  assert.equal(startGoal(180), 180 + START_MARGIN_MS, '3G');
+  assert.equal(startGoal(640), 740, 'satellite');
+  assert.equal(startGoal(5000), MAX_WITH_RTT_MS, 'within the cap');
+  // A freeze after such a start still raises the aim toward the cap.
+  const s = nextGoal({ goal: startGoal(180), calmSince: 0 }, { now: 1, froze: true, rttMs: 180 });
+  assert.equal(s.goal, MAX_MS);
 });

@@ -17,6 +17,13 @@
 // view: 0.9 s of the 2.5-4.5 s frozen). A hold of 80 ms beside a 33 ms
 // frame interval is under the freeze threshold (the interval plus 150 ms).
 //
+// A call on a long round trip starts with some delay already (START_*):
+// from zero, the browser's own estimator and the freeze rule above raised
+// the delay over the first few seconds of every 3G call, each raise a
+// freeze (`--profile rural-3g`, the patient's view: 2-4 freezes 2-5 s
+// after the admit in each of five runs, most of the time frozen in the
+// call). Set before the first frame is shown, the delay costs no freeze.
+//
 // The round trip that counts is the longest a retransmission can take: our
 // own leg to the relay, or the publisher's (the relay forwards whole frames
 // in order, so a packet lost on a satellite patient's uplink holds the
@@ -33,9 +40,20 @@ export const CALM_MS = 20000;
 export const GLIDE_MS = 80;
 export const GLIDE_EVERY_MS = 250;
 
+/** From this round trip on, a call starts with a delay... */
+export const START_RTT_MS = 100;
+/** ...of the round trip and this, within maxFor(). */
+export const START_MARGIN_MS = 100;
+
 /** How far the delay may go: enough for one retransmission on this link. */
 export function maxFor(rttMs) {
   return Number.isFinite(rttMs) ? Math.min(MAX_WITH_RTT_MS, Math.max(MAX_MS, rttMs + 200)) : MAX_MS;
+}
+
+/** The aim (ms) a receiver starts with, before any freeze. */
+export function startGoal(rttMs) {
+  if (!Number.isFinite(rttMs) || rttMs < START_RTT_MS) return 0;
+  return Math.min(maxFor(rttMs), Math.round(rttMs) + START_MARGIN_MS);
 }
 
 /**
@@ -76,24 +94,41 @@ export function retransmitRttMs(ownMs, senderMs) {
  */
 export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = {}) {
   const states = new Map(); // receiver → { goal, calmSince, freezes, target }
+  const setTarget = (receiver, ms) => {
+    try {
+      receiver.jitterBufferTarget = ms || null;
+    } catch {
+      // An older browser without a settable target: nothing to do.
+    }
+  };
   const look = async () => {
     if (pc.connectionState === 'closed') return;
     for (const receiver of pc.getReceivers()) {
       if (receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
       let freezes = null;
+      let decoded = 0;
       let rttMs = null;
       try {
         (await receiver.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp') freezes = s.freezeCount ?? null;
-          else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
+          if (s.type === 'inbound-rtp') {
+            freezes = s.freezeCount ?? null;
+            decoded = s.framesDecoded ?? 0;
+          } else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
         });
       } catch {
         continue;
       }
       if (freezes === null) continue;
       const now = Date.now();
-      const prev = states.get(receiver) ?? { goal: 0, calmSince: now, freezes, target: 0 };
-      const next = nextGoal(prev, { now, froze: freezes > prev.freezes, rttMs: retransmitRttMs(rttMs, senderRttMs()) });
+      const rtt = retransmitRttMs(rttMs, senderRttMs());
+      let prev = states.get(receiver);
+      if (!prev) {
+        const goal = startGoal(rtt);
+        // Nothing shown yet: the whole delay at once costs no freeze.
+        prev = { goal, calmSince: now, freezes, target: decoded ? 0 : goal };
+        if (prev.target) setTarget(receiver, prev.target);
+      }
+      const next = nextGoal(prev, { now, froze: freezes > prev.freezes, rttMs: rtt });
       states.set(receiver, { ...prev, ...next, freezes });
     }
   };
@@ -102,11 +137,7 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
     for (const [receiver, s] of states) {
       if (s.target === s.goal) continue;
       s.target = glide(s.target, s.goal);
-      try {
-        receiver.jitterBufferTarget = s.target || null;
-      } catch {
-        // An older browser without a settable target: nothing to do.
-      }
+      setTarget(receiver, s.target);
     }
   };
   const lookTimer = setInterval(() => { look().catch(() => {}); }, everyMs);
