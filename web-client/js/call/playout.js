@@ -17,12 +17,14 @@
 // view: 0.9 s of the 2.5-4.5 s frozen). A hold of 80 ms beside a 33 ms
 // frame interval is under the freeze threshold (the interval plus 150 ms).
 //
-// A call on a long round trip starts with some delay already (START_*):
-// from zero, the browser's own estimator and the freeze rule above raised
-// the delay over the first few seconds of every 3G call, each raise a
-// freeze (`--profile rural-3g`, the patient's view: 2-4 freezes 2-5 s
-// after the admit in each of five runs, most of the time frozen in the
-// call). Set before the first frame is shown, the delay costs no freeze.
+// A receiver whose round trip is already long when first seen starts with
+// some delay (START_*): from zero, the browser's own estimator and the
+// freeze rule above raised the delay over the first seconds of every 3G
+// call, each raise a freeze (`--profile rural-3g`, the patient's view: 2-4
+// freezes 2-5 s after the admit in each of five runs, most of the call's
+// frozen time). Set before the first frame is shown, it costs no freeze.
+// (The publisher's round trip comes later, in the relay's quality
+// messages, so a specialist watching a satellite patient starts at zero.)
 //
 // The round trip that counts is the longest a retransmission can take: our
 // own leg to the relay, or the publisher's (the relay forwards whole frames
