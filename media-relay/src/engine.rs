@@ -457,7 +457,7 @@ impl Relay {
             self.stats.datagrams_unrouted += 1;
             return;
         };
-        let Some(p) = self.participants.get_mut(&owner) else {
+        let Some(mut p) = self.participants.get_mut(&owner) else {
             self.stats.datagrams_unrouted += 1;
             return;
         };
@@ -488,13 +488,14 @@ impl Relay {
             return;
         }
         self.dirty.insert(owner.clone());
-        let back = p.outage.heard(now, p.estimate_bps);
-        if back {
-            p.pause_video_nacks();
+        if p.outage.heard(now, p.estimate_bps) {
+            // Before str0m sees this datagram, which reveals the gap.
+            self.link_returned(&owner);
+            p = self.participants.get_mut(&owner).expect("looked up above");
         }
         match p.rtc.handle_input(input) {
             Ok(()) if is_stun => {
-                self.by_addr.insert((proto, source), owner.clone());
+                self.by_addr.insert((proto, source), owner);
             }
             Ok(()) => {}
             Err(e) => {
@@ -503,9 +504,6 @@ impl Relay {
                 self.stats.datagrams_refused += 1;
             }
         }
-        if back {
-            self.link_returned(&owner);
-        }
     }
 
     /// `participant` is heard again after an outage (`outage.rs`): the
@@ -513,11 +511,16 @@ impl Relay {
     /// goes on at a keyframe, which the next adaptation pass asks the
     /// publisher for, rather than with delta frames the receiver cannot
     /// decode (a browser asks for a keyframe itself only after a second or
-    /// more of a frozen picture: `bench/bench rural --profile dropout`).
+    /// more of a frozen picture: `bench/bench rural --profile dropout`);
+    /// and what it sent into the outage is not asked for again
+    /// (`nack_pause.rs`).
     fn link_returned(&mut self, participant: &str) {
         tracing::debug!(participant, "heard again after an outage");
         for p in self.participants.values_mut() {
             let subscriber = p.id == participant;
+            if subscriber {
+                p.pause_video_nacks();
+            }
             for t in &mut p.tracks_out {
                 if let Some(video) = t.video.as_mut().filter(|_| subscriber || t.origin == participant) {
                     video.rewriter.drop_current();
