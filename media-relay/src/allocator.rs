@@ -14,7 +14,8 @@
 //!    high-priority tracks (active speaker, screen share) first.
 //! 4. **Hysteresis.** Down when the current layers have not fitted the
 //!    estimate for `down_hold` (about half a second: congestion hurts audio
-//!    too). Up only when the estimate has held the upgrade *with headroom*
+//!    too), or at once when they would not fit twice the estimate (`collapse`:
+//!    the link collapsed, `bench/bench rural --profile step-down`). Up only when the estimate has held the upgrade *with headroom*
 //!    for `up_hold`, or when a bandwidth probe confirmed it (an upgrade; a
 //!    video paused for this subscriber's bandwidth always waits out the
 //!    hold, one paused because its publisher sent nothing does not). The gap between
@@ -75,6 +76,11 @@ pub struct AllocatorConfig {
     pub up_hold: Duration,
     /// How long the current layers may exceed the estimate before going down.
     pub down_hold: Duration,
+    /// Down at once, without the hold, when the current layers would not
+    /// fit even this many times the estimate: no wobble of an estimate is
+    /// that deep, it is the link collapsing, and every frame of the old
+    /// layers sent meanwhile queues ahead of the lower layer's keyframe.
+    pub collapse: f64,
 }
 
 impl Default for AllocatorConfig {
@@ -85,6 +91,7 @@ impl Default for AllocatorConfig {
             up_headroom: 1.2,
             up_hold: Duration::from_secs(3),
             down_hold: Duration::from_millis(500),
+            collapse: 2.0,
         }
     }
 }
@@ -363,8 +370,12 @@ impl Allocator {
         if over_budget {
             self.up = None;
             self.up_if_sent = None;
+            let collapsed = {
+                let beyond = plan(&self.cfg, (available as f64 * self.cfg.collapse) as u64, video);
+                self.current.iter().any(|(id, &level)| beyond[id] < level)
+            };
             let since = *self.down_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= self.cfg.down_hold {
+            if collapsed || now.saturating_duration_since(since) >= self.cfg.down_hold {
                 for (id, level) in self.current.iter_mut() {
                     *level = (*level).min(keep[id]);
                 }

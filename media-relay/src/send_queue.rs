@@ -26,6 +26,18 @@
 //! keyframe request for two seconds while the queue was in fact empty of
 //! video (`bench/bench rural --profile step-down`: a 2.9 s freeze).
 //!
+//! Why the limit is short: str0m's pacer follows its own estimate at once,
+//! while the estimate it reports (the one the allocator sees) is an average
+//! of the last 3 s (`bwe/smoother.rs` in str0m). When a link collapses, the
+//! pacer slows to the new rate a few hundred milliseconds before the relay
+//! hears of it, and every frame written meanwhile must leave at that rate
+//! before the lower layer's keyframe can. With a 500 ms limit that was
+//! 20–40 kB of the old layer, 1–2 s at 150–250 kbit/s (`bench/bench rural
+//! --profile step-down`: longest freeze 2.6 s in two runs); with 200 ms
+//! and the allocator's collapse rule, 0.7, 0.8 and 1.6 s in three. Without
+//! congestion the pacer runs ahead of what is written and the oldest packet
+//! waits a few tens of milliseconds.
+//!
 //! The latest keyframe is allowed on top: a picture the allocator chose
 //! within the estimate may need more than the limit to leave whole (a 480p
 //! keyframe on a 400 kbit/s estimate), and skipping the frames behind it
@@ -35,7 +47,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The most video a subscriber's send queue may hold, as time to leave.
-pub const VIDEO_QUEUE_LIMIT: Duration = Duration::from_millis(500);
+pub const VIDEO_QUEUE_LIMIT: Duration = Duration::from_millis(200);
 
 /// str0m's pacing rate over its estimate (`pacer/control.rs`).
 const PACING_FACTOR: f64 = 1.1;
@@ -181,19 +193,20 @@ mod tests {
     #[test]
     fn video_older_than_the_limit_is_congestion_whatever_the_estimate() {
         let now = Instant::now() + Duration::from_secs(10);
-        assert!(congested(now, queue(now, 501, 1_000), Some(10_000_000), None));
-        assert!(congested(now, queue(now, 501, 1_000), None, None));
-        assert!(!congested(now, queue(now, 499, 1_000), None, None));
+        let limit = VIDEO_QUEUE_LIMIT.as_millis() as u64;
+        assert!(congested(now, queue(now, limit + 1, 1_000), Some(10_000_000), None));
+        assert!(congested(now, queue(now, limit + 1, 1_000), None, None));
+        assert!(!congested(now, queue(now, limit - 1, 1_000), None, None));
     }
 
     #[test]
     fn a_queue_that_cannot_leave_in_time_at_the_estimate_is_congestion_before_it_ages() {
         let now = Instant::now() + Duration::from_secs(10);
-        // 250 kbit/s: 275 kbit/s pacing moves about 17 kB in 500 ms.
-        assert!(congested(now, queue(now, 100, 20_000), Some(250_000), None));
-        assert!(!congested(now, queue(now, 100, 15_000), Some(250_000), None));
+        // 250 kbit/s: 275 kbit/s pacing moves about 6.9 kB in 200 ms.
+        assert!(congested(now, queue(now, 50, 8_000), Some(250_000), None));
+        assert!(!congested(now, queue(now, 50, 6_000), Some(250_000), None));
         // The same bytes leave in time on a faster link.
-        assert!(!congested(now, queue(now, 100, 20_000), Some(1_000_000), None));
+        assert!(!congested(now, queue(now, 50, 8_000), Some(1_000_000), None));
     }
 
     #[test]
