@@ -139,6 +139,7 @@ fn allocate_for(
         }
     }
     let estimate = estimate_for(now, s);
+    s.estimate_trend.record(now, estimate);
     if tracks.is_empty() {
         return;
     }

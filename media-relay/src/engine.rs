@@ -281,6 +281,7 @@ impl Relay {
                 next_track_id: 0,
                 stats: StatsCollector::default(),
                 outage: Default::default(),
+                estimate_trend: Default::default(),
             },
         );
         let p = self.participants.get_mut(participant).expect("inserted just above");

@@ -20,7 +20,7 @@ use crate::nack_pause::NackPause;
 use crate::publish::PublishedVideo;
 use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
 use crate::rtp::Unwrapper;
-use crate::send_queue::{self, KeyframeWritten, QueueNow, WrittenLog};
+use crate::send_queue::{self, EstimateTrend, KeyframeWritten, QueueNow, WrittenLog};
 use crate::stats::StatsCollector;
 
 impl Participant {
@@ -180,6 +180,9 @@ pub(crate) struct Participant {
     /// Whether the participant's link has gone silent and come back, for
     /// the estimate (`outage.rs`).
     pub outage: crate::outage::OutageWatch,
+    /// Whether the estimate toward it is falling: how much video its send
+    /// queue may hold (`send_queue.rs`).
+    pub estimate_trend: EstimateTrend,
 }
 
 impl Participant {
@@ -318,9 +321,10 @@ impl Participant {
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
         let estimate = self.estimate_bps;
+        let limit = self.estimate_trend.queue_limit();
         let at = write_time(track.last_written_at, data.network_time);
         if let Some(video) = &mut track.video {
-            if video_queue_congested(&mut self.rtc, mid, at, estimate, video) {
+            if video_queue_congested(&mut self.rtc, mid, at, (estimate, limit), video) {
                 // Skipping a frame breaks the chain of delta frames: the
                 // stream goes on at the next keyframe, asked for once the
                 // queue drains (a keyframe asked for now would only join
@@ -407,7 +411,7 @@ impl Participant {
     /// until the queue drains.
     pub fn congested_video(&mut self, now: Instant) -> Vec<Mid> {
         let rtc = &mut self.rtc;
-        let estimate = self.estimate_bps;
+        let estimate = (self.estimate_bps, self.estimate_trend.queue_limit());
         self.tracks_out
             .iter()
             .filter_map(|t| match (t.state, &t.video) {
@@ -538,7 +542,15 @@ fn write_time(last: Option<Instant>, arrived: Instant) -> Instant {
 
 /// Whether str0m's send queue of the video stream on `mid` is too deep to
 /// add to (`send_queue.rs`).
-fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant, estimate_bps: Option<u64>, video: &VideoOut) -> bool {
+/// `estimate`: the estimate toward the subscriber and the queue limit that
+/// applies now.
+fn video_queue_congested(
+    rtc: &mut Rtc,
+    mid: Mid,
+    now: Instant,
+    (estimate_bps, limit): (Option<u64>, std::time::Duration),
+    video: &VideoOut,
+) -> bool {
     let Some(first_unsent) = rtc
         .direct_api()
         .stream_tx_by_mid(mid, None)
@@ -552,7 +564,7 @@ fn video_queue_congested(rtc: &mut Rtc, mid: Mid, now: Instant, estimate_bps: Op
         first_unsent,
         bytes: first_unsent.map_or(0, |f| video.written.unsent_since(f)),
     };
-    send_queue::congested(now, queue, estimate_bps, video.last_keyframe)
+    send_queue::congested(now, queue, estimate_bps, video.last_keyframe, limit)
 }
 
 #[cfg(test)]

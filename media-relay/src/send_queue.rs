@@ -7,7 +7,8 @@
 //! `adaptation.rs`: frames sent before a pause arrived 2.4 s later, after the
 //! link had recovered). So the relay stops adding video to a queue that
 //! holds more than [`VIDEO_QUEUE_LIMIT`] of it, and goes on at a keyframe once
-//! it has drained.
+//! it has drained. The limit is [`VIDEO_QUEUE_LIMIT`] while the
+//! subscriber's estimate is falling, [`VIDEO_QUEUE_LIMIT_STEADY`] otherwise.
 //!
 //! "More than the limit" is judged two ways, whichever trips first:
 //! - by **age**: the oldest unsent packet has waited longer than the limit;
@@ -26,7 +27,7 @@
 //! keyframe request for two seconds while the queue was in fact empty of
 //! video (`bench/bench rural --profile step-down`: a 2.9 s freeze).
 //!
-//! Why the limit is short: str0m's pacer follows its own estimate at once,
+//! Why the limit is short on a falling estimate: str0m's pacer follows its own estimate at once,
 //! while the estimate it reports (the one the allocator sees) is an average
 //! of the last 3 s (`bwe/smoother.rs` in str0m). When a link collapses, the
 //! pacer slows to the new rate a few hundred milliseconds before the relay
@@ -34,7 +35,9 @@
 //! before the lower layer's keyframe can. With a 500 ms limit that was
 //! 20–40 kB of the old layer, 1–2 s at 150–250 kbit/s (`bench/bench rural
 //! --profile step-down`: longest freeze 2.6 s in two runs); with 200 ms
-//! and the allocator's collapse rule, 0.7, 0.8 and 1.6 s in three. Without
+//! on a falling estimate and the allocator's collapse rule, 1.4, 1.4 and
+//! 1.6 s in three (0.7, 0.8 and 1.6 s with 200 ms always, which also
+//! skipped the bursts described at [`VIDEO_QUEUE_LIMIT_STEADY`]). Without
 //! congestion the pacer runs ahead of what is written and the oldest packet
 //! waits a few tens of milliseconds.
 //!
@@ -46,8 +49,54 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// The most video a subscriber's send queue may hold, as time to leave.
+/// The most video a subscriber's send queue may hold, as time to leave,
+/// while the subscriber's estimate is falling ([`EstimateTrend`]).
 pub const VIDEO_QUEUE_LIMIT: Duration = Duration::from_millis(200);
+/// The same while it is not: a burst the pacer drains at the estimate.
+/// Frames a publisher's lost packet held back come out of str0m in one
+/// go once the retransmission arrives (up to a round trip of video, 0.6 s
+/// on a satellite uplink), which can take more than 200 ms to leave even
+/// toward a subscriber on fiber. Judged by the 200 ms limit, such bursts
+/// were skipped and the specialist's picture restarted on a keyframe
+/// (`bench/bench rural --all`, satellite: 15 frames skipped at five
+/// moments, three of them followed by a 0.7–1 s freeze).
+pub const VIDEO_QUEUE_LIMIT_STEADY: Duration = Duration::from_millis(500);
+
+/// How far back [`EstimateTrend`] looks, and by how much the estimate must
+/// be under the highest it had then to count as falling.
+const TREND_SPAN: Duration = Duration::from_secs(2);
+const FALLING_BELOW: f64 = 0.9;
+
+/// The estimate toward one subscriber over the last [`TREND_SPAN`], as the
+/// adaptation pass saw it: whether it is falling now, and so which queue
+/// limit applies.
+#[derive(Debug, Default)]
+pub struct EstimateTrend {
+    seen: VecDeque<(Instant, u64)>,
+}
+
+impl EstimateTrend {
+    pub fn record(&mut self, now: Instant, estimate_bps: u64) {
+        push_recent(&mut self.seen, (now, estimate_bps), TREND_SPAN);
+    }
+
+    /// The latest estimate is well under the highest of the span.
+    pub fn falling(&self) -> bool {
+        let (Some(&(_, latest)), Some(peak)) = (self.seen.back(), self.seen.iter().map(|&(_, e)| e).max()) else {
+            return false;
+        };
+        (latest as f64) < peak as f64 * FALLING_BELOW
+    }
+
+    /// The queue limit that applies now.
+    pub fn queue_limit(&self) -> Duration {
+        if self.falling() {
+            VIDEO_QUEUE_LIMIT
+        } else {
+            VIDEO_QUEUE_LIMIT_STEADY
+        }
+    }
+}
 
 /// str0m's pacing rate over its estimate (`pacer/control.rs`).
 const PACING_FACTOR: f64 = 1.1;
@@ -69,6 +118,18 @@ pub struct KeyframeWritten {
     pub bytes: usize,
 }
 
+/// Appends a timed entry and forgets those more than `span` older than it.
+fn push_recent<T>(entries: &mut VecDeque<(Instant, T)>, entry: (Instant, T), span: Duration) {
+    let now = entry.0;
+    entries.push_back(entry);
+    while entries
+        .front()
+        .is_some_and(|(t, _)| now.saturating_duration_since(*t) > span)
+    {
+        entries.pop_front();
+    }
+}
+
 /// How long written frames are remembered: a queue older than this is
 /// congested by its age alone.
 const WRITTEN_KEPT_FOR: Duration = Duration::from_secs(3);
@@ -82,14 +143,7 @@ pub struct WrittenLog {
 
 impl WrittenLog {
     pub fn record(&mut self, at: Instant, bytes: usize) {
-        self.frames.push_back((at, bytes));
-        while self
-            .frames
-            .front()
-            .is_some_and(|&(t, _)| at.saturating_duration_since(t) > WRITTEN_KEPT_FOR)
-        {
-            self.frames.pop_front();
-        }
+        push_recent(&mut self.frames, (at, bytes), WRITTEN_KEPT_FOR);
     }
 
     /// The bytes still to leave when the oldest unsent packet was queued at
@@ -102,10 +156,16 @@ impl WrittenLog {
     }
 }
 
-/// Whether the queue holds more than [`VIDEO_QUEUE_LIMIT`] of video beyond
-/// the latest keyframe. `estimate_bps`: the relay's estimate toward the
-/// subscriber, if it has one (without, only the age counts).
-pub fn congested(now: Instant, queue: QueueNow, estimate_bps: Option<u64>, keyframe: Option<KeyframeWritten>) -> bool {
+/// Whether the queue holds more than `limit` of video beyond the latest
+/// keyframe. `estimate_bps`: the relay's estimate toward the subscriber, if
+/// it has one (without, only the age counts).
+pub fn congested(
+    now: Instant,
+    queue: QueueNow,
+    estimate_bps: Option<u64>,
+    keyframe: Option<KeyframeWritten>,
+    limit: Duration,
+) -> bool {
     let Some(first) = queue.first_unsent else {
         return false;
     };
@@ -115,7 +175,7 @@ pub fn congested(now: Instant, queue: QueueNow, estimate_bps: Option<u64>, keyfr
         .filter(|k| now.saturating_duration_since(k.at) < KEYFRAME_ALLOWANCE_FOR)
         .map_or(0, |k| k.bytes);
     let allowance = time_to_leave(keyframe_bytes).unwrap_or_default();
-    let limit = VIDEO_QUEUE_LIMIT + allowance;
+    let limit = limit + allowance;
     let too_old = now.saturating_duration_since(first) > limit;
     let too_big = time_to_leave(queue.bytes).is_some_and(|t| t > limit);
     too_old || too_big
@@ -127,6 +187,11 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// Judged by the short limit, the one that applies on a falling estimate.
+    fn tight(now: Instant, queue: QueueNow, estimate_bps: Option<u64>, keyframe: Option<KeyframeWritten>) -> bool {
+        congested(now, queue, estimate_bps, keyframe, VIDEO_QUEUE_LIMIT)
     }
 
     fn queue(now: Instant, age_ms: u64, bytes: usize) -> QueueNow {
@@ -166,9 +231,9 @@ mod tests {
             bytes: log.unsent_since(first_unsent),
         };
         assert!(media.bytes <= 3 * 800);
-        assert!(!congested(now, media, Some(313_000), None));
+        assert!(!tight(now, media, Some(313_000), None));
         let with_padding = QueueNow { bytes: 43_000, ..media };
-        assert!(congested(now, with_padding, Some(313_000), None));
+        assert!(tight(now, with_padding, Some(313_000), None));
     }
 
     #[test]
@@ -181,32 +246,32 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_queue_is_never_congested() {
+    fn an_empty_queue_is_never_tight() {
         let now = Instant::now() + Duration::from_secs(10);
         let empty = QueueNow {
             first_unsent: None,
             bytes: 0,
         };
-        assert!(!congested(now, empty, Some(100_000), None));
+        assert!(!tight(now, empty, Some(100_000), None));
     }
 
     #[test]
     fn video_older_than_the_limit_is_congestion_whatever_the_estimate() {
         let now = Instant::now() + Duration::from_secs(10);
         let limit = VIDEO_QUEUE_LIMIT.as_millis() as u64;
-        assert!(congested(now, queue(now, limit + 1, 1_000), Some(10_000_000), None));
-        assert!(congested(now, queue(now, limit + 1, 1_000), None, None));
-        assert!(!congested(now, queue(now, limit - 1, 1_000), None, None));
+        assert!(tight(now, queue(now, limit + 1, 1_000), Some(10_000_000), None));
+        assert!(tight(now, queue(now, limit + 1, 1_000), None, None));
+        assert!(!tight(now, queue(now, limit - 1, 1_000), None, None));
     }
 
     #[test]
     fn a_queue_that_cannot_leave_in_time_at_the_estimate_is_congestion_before_it_ages() {
         let now = Instant::now() + Duration::from_secs(10);
         // 250 kbit/s: 275 kbit/s pacing moves about 6.9 kB in 200 ms.
-        assert!(congested(now, queue(now, 50, 8_000), Some(250_000), None));
-        assert!(!congested(now, queue(now, 50, 6_000), Some(250_000), None));
+        assert!(tight(now, queue(now, 50, 8_000), Some(250_000), None));
+        assert!(!tight(now, queue(now, 50, 6_000), Some(250_000), None));
         // The same bytes leave in time on a faster link.
-        assert!(!congested(now, queue(now, 50, 8_000), Some(1_000_000), None));
+        assert!(!tight(now, queue(now, 50, 8_000), Some(1_000_000), None));
     }
 
     #[test]
@@ -218,10 +283,10 @@ mod tests {
             bytes: 30_000,
         };
         let q = queue(now, 600, 32_000);
-        assert!(!congested(now, q, Some(400_000), Some(keyframe)));
-        assert!(congested(now, q, Some(400_000), None));
+        assert!(!tight(now, q, Some(400_000), Some(keyframe)));
+        assert!(tight(now, q, Some(400_000), None));
         // Frames beyond the keyframe still count.
-        assert!(congested(
+        assert!(tight(
             now,
             queue(now, 600, 30_000 + 30_000),
             Some(400_000),
@@ -232,6 +297,36 @@ mod tests {
             at: now - ms(3_000),
             ..keyframe
         };
-        assert!(congested(now, q, Some(400_000), Some(long_ago)));
+        assert!(tight(now, q, Some(400_000), Some(long_ago)));
+    }
+
+    #[test]
+    fn a_burst_the_pacer_drains_in_time_is_congestion_only_on_a_falling_estimate() {
+        // 0.6 s of a satellite publisher's 480p released at once after a
+        // retransmission, leaving at 1.5 Mbit/s: 300 ms old, 20 kB to go.
+        let now = Instant::now() + Duration::from_secs(10);
+        let q = queue(now, 300, 20_000);
+        assert!(!congested(now, q, Some(1_500_000), None, VIDEO_QUEUE_LIMIT_STEADY));
+        assert!(congested(now, q, Some(1_500_000), None, VIDEO_QUEUE_LIMIT));
+    }
+
+    #[test]
+    fn the_estimate_falls_when_it_is_a_tenth_under_its_peak_of_the_last_two_seconds() {
+        let t0 = Instant::now();
+        let mut trend = EstimateTrend::default();
+        assert!(!trend.falling(), "nothing seen");
+        assert_eq!(trend.queue_limit(), VIDEO_QUEUE_LIMIT_STEADY);
+        for (i, e) in [1_300_000, 1_320_000, 1_250_000].into_iter().enumerate() {
+            trend.record(t0 + ms(200 * i as u64), e);
+        }
+        assert!(!trend.falling(), "a wobble of 5 %");
+        trend.record(t0 + ms(600), 1_100_000);
+        assert!(trend.falling());
+        assert_eq!(trend.queue_limit(), VIDEO_QUEUE_LIMIT);
+        // Two seconds later the peak has left the span: steady again.
+        for i in 0..11u64 {
+            trend.record(t0 + ms(800 + 200 * i), 1_100_000);
+        }
+        assert!(!trend.falling());
     }
 }
