@@ -14,9 +14,10 @@
 //!    high-priority tracks (active speaker, screen share) first.
 //! 4. **Hysteresis.** Down when the current layers have not fitted the
 //!    estimate for `down_hold` (about half a second: congestion hurts audio
-//!    too), or at once when they would not fit twice the estimate (`collapse`:
-//!    the link collapsed, `bench/bench rural --profile step-down`). Up only when the estimate has held the upgrade *with headroom*
-//!    for `up_hold`, or when a bandwidth probe confirmed it (an upgrade; a
+//!    too), or at once when they would not fit twice the estimate
+//!    (`collapse`: the link collapsed, `bench/bench rural --profile
+//!    step-down`). Up only when the estimate has held the upgrade *with
+//!    headroom* for `up_hold`, or when a bandwidth probe confirmed it (an upgrade; a
 //!    video paused for this subscriber's bandwidth always waits out the
 //!    hold, one paused because its publisher sent nothing does not). The gap between
 //!    the two thresholds is what keeps an oscillating estimate from flapping.

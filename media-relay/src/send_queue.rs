@@ -6,8 +6,8 @@
 //! layer's keyframe that would end the congestion (measured in
 //! `adaptation.rs`: frames sent before a pause arrived 2.4 s later, after the
 //! link had recovered). So the relay stops adding video to a queue that
-//! holds more than [`VIDEO_QUEUE_LIMIT`] of it, and goes on at a keyframe once
-//! it has drained. The limit is [`VIDEO_QUEUE_LIMIT`] while the
+//! holds more than a limit of it, and goes on at a keyframe once it has
+//! drained. The limit is [`VIDEO_QUEUE_LIMIT_FALLING`] while the
 //! subscriber's estimate is falling, [`VIDEO_QUEUE_LIMIT_STEADY`] otherwise.
 //!
 //! "More than the limit" is judged two ways, whichever trips first:
@@ -27,9 +27,9 @@
 //! keyframe request for two seconds while the queue was in fact empty of
 //! video (`bench/bench rural --profile step-down`: a 2.9 s freeze).
 //!
-//! Why the limit is short on a falling estimate: str0m's pacer follows its own estimate at once,
-//! while the estimate it reports (the one the allocator sees) is an average
-//! of the last 3 s (`bwe/smoother.rs` in str0m). When a link collapses, the
+//! Why the limit is short on a falling estimate: str0m's pacer follows its
+//! own estimate at once, while the estimate it reports (the one the
+//! allocator sees) is an average of the last 3 s (`bwe/smoother.rs` in str0m). When a link collapses, the
 //! pacer slows to the new rate a few hundred milliseconds before the relay
 //! hears of it, and every frame written meanwhile must leave at that rate
 //! before the lower layer's keyframe can. With a 500 ms limit that was
@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 /// The most video a subscriber's send queue may hold, as time to leave,
 /// while the subscriber's estimate is falling ([`EstimateTrend`]).
-pub const VIDEO_QUEUE_LIMIT: Duration = Duration::from_millis(200);
+pub const VIDEO_QUEUE_LIMIT_FALLING: Duration = Duration::from_millis(200);
 /// The same while it is not: a burst the pacer drains at the estimate.
 /// Frames a publisher's lost packet held back come out of str0m in one
 /// go once the retransmission arrives (up to a round trip of video, 0.6 s
@@ -91,7 +91,7 @@ impl EstimateTrend {
     /// The queue limit that applies now.
     pub fn queue_limit(&self) -> Duration {
         if self.falling() {
-            VIDEO_QUEUE_LIMIT
+            VIDEO_QUEUE_LIMIT_FALLING
         } else {
             VIDEO_QUEUE_LIMIT_STEADY
         }
@@ -191,7 +191,7 @@ mod tests {
 
     /// Judged by the short limit, the one that applies on a falling estimate.
     fn tight(now: Instant, queue: QueueNow, estimate_bps: Option<u64>, keyframe: Option<KeyframeWritten>) -> bool {
-        congested(now, queue, estimate_bps, keyframe, VIDEO_QUEUE_LIMIT)
+        congested(now, queue, estimate_bps, keyframe, VIDEO_QUEUE_LIMIT_FALLING)
     }
 
     fn queue(now: Instant, age_ms: u64, bytes: usize) -> QueueNow {
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn video_older_than_the_limit_is_congestion_whatever_the_estimate() {
         let now = Instant::now() + Duration::from_secs(10);
-        let limit = VIDEO_QUEUE_LIMIT.as_millis() as u64;
+        let limit = VIDEO_QUEUE_LIMIT_FALLING.as_millis() as u64;
         assert!(tight(now, queue(now, limit + 1, 1_000), Some(10_000_000), None));
         assert!(tight(now, queue(now, limit + 1, 1_000), None, None));
         assert!(!tight(now, queue(now, limit - 1, 1_000), None, None));
@@ -307,7 +307,7 @@ mod tests {
         let now = Instant::now() + Duration::from_secs(10);
         let q = queue(now, 300, 20_000);
         assert!(!congested(now, q, Some(1_500_000), None, VIDEO_QUEUE_LIMIT_STEADY));
-        assert!(congested(now, q, Some(1_500_000), None, VIDEO_QUEUE_LIMIT));
+        assert!(congested(now, q, Some(1_500_000), None, VIDEO_QUEUE_LIMIT_FALLING));
     }
 
     #[test]
@@ -322,7 +322,7 @@ mod tests {
         assert!(!trend.falling(), "a wobble of 5 %");
         trend.record(t0 + ms(600), 1_100_000);
         assert!(trend.falling());
-        assert_eq!(trend.queue_limit(), VIDEO_QUEUE_LIMIT);
+        assert_eq!(trend.queue_limit(), VIDEO_QUEUE_LIMIT_FALLING);
         // Two seconds later the peak has left the span: steady again.
         for i in 0..11u64 {
             trend.record(t0 + ms(800 + 200 * i), 1_100_000);

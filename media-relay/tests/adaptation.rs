@@ -181,7 +181,7 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
         .iter()
         .position(|f| f.counter >= sent_at_pause)
         .expect("frames sent after the pause arrived");
-    // The relay stops queueing video that cannot leave (`VIDEO_QUEUE_LIMIT`):
+    // The relay stops queueing video that cannot leave (`send_queue.rs`):
     // without that, frames sent before the pause came out of str0m's queue
     // 2.4 s later, after the link had recovered.
     assert!(
