@@ -73,19 +73,21 @@ const FALLING_BELOW: f64 = 0.9;
 #[derive(Debug, Default)]
 pub struct EstimateTrend {
     seen: VecDeque<(Instant, u64)>,
+    /// Judged when an estimate is recorded (five times a second), not on
+    /// every frame that asks for the queue limit.
+    falling: bool,
 }
 
 impl EstimateTrend {
     pub fn record(&mut self, now: Instant, estimate_bps: u64) {
         push_recent(&mut self.seen, (now, estimate_bps), TREND_SPAN);
+        let peak = self.seen.iter().map(|&(_, e)| e).max().unwrap_or(estimate_bps);
+        self.falling = (estimate_bps as f64) < peak as f64 * FALLING_BELOW;
     }
 
     /// The latest estimate is well under the highest of the span.
     pub fn falling(&self) -> bool {
-        let (Some(&(_, latest)), Some(peak)) = (self.seen.back(), self.seen.iter().map(|&(_, e)| e).max()) else {
-            return false;
-        };
-        (latest as f64) < peak as f64 * FALLING_BELOW
+        self.falling
     }
 
     /// The queue limit that applies now.
