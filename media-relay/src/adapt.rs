@@ -138,7 +138,7 @@ fn allocate_for(
             (Some(_), None) => {}
         }
     }
-    let estimate = estimate_for(now, s);
+    let (estimate, own_estimate) = estimate_for(now, s);
     s.estimate_trend.record(now, estimate);
     if tracks.is_empty() {
         return;
@@ -262,6 +262,15 @@ fn allocate_for(
     let next_if_sent = allocated.saturating_add(next_step_if_sent);
     let wants_more = next_step_if_sent != u64::MAX && (estimate as f64) < next_if_sent as f64 * up_headroom;
     let desired = s.probe.desired(now, desired, estimate, wants_more);
+    // A held estimate under a next step within reach: restart the
+    // estimator (`held_estimate.rs`).
+    let reachable = wants_more && (estimate as f64) * crate::held_estimate::REACH >= next_if_sent as f64 * up_headroom;
+    if !own_estimate {
+        s.held_estimate.interrupted();
+    } else if s.held_estimate.restart_due(now, estimate, reachable) {
+        tracing::debug!(participant = %s.id, estimate, "estimator restarted out of a loss-based hold");
+        s.rtc.bwe().reset(Bitrate::bps(estimate));
+    }
     let minimum = minimum.min(desired);
     if s.bwe_target != (minimum, desired) {
         s.bwe_target = (minimum, desired);
@@ -272,16 +281,21 @@ fn allocate_for(
 /// The estimate this pass allocates from: str0m's, bounded under heavy loss;
 /// during an outage and while its feedback comes in, the one from before it,
 /// and then str0m's estimator restarts from that (`outage.rs`).
-fn estimate_for(now: Instant, s: &mut Participant) -> u64 {
+/// The second value: whether it is str0m's own figure, neither kept
+/// through an outage nor bounded for loss.
+fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
     let estimate = s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
     match s.outage.hold(now, estimate) {
-        Hold::None => congestion_bound(estimate, s.stats.bitrate_out_bps, s.stats.loss_out),
-        Hold::Keep(before) => before,
+        Hold::None => {
+            let bounded = congestion_bound(estimate, s.stats.bitrate_out_bps, s.stats.loss_out);
+            (bounded, bounded == estimate && s.estimate_bps.is_some())
+        }
+        Hold::Keep(before) => (before, false),
         Hold::Restart(before) => {
             tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after an outage");
             s.rtc.bwe().reset(Bitrate::bps(before));
             s.estimate_bps = Some(before);
-            before
+            (before, false)
         }
     }
 }

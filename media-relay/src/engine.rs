@@ -282,6 +282,7 @@ impl Relay {
                 stats: StatsCollector::default(),
                 outage: Default::default(),
                 estimate_trend: Default::default(),
+                held_estimate: Default::default(),
             },
         );
         let p = self.participants.get_mut(participant).expect("inserted just above");

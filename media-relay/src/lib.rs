@@ -90,6 +90,7 @@ pub mod allocator;
 mod codecs;
 pub mod engine;
 pub mod error;
+mod held_estimate;
 pub mod keyframe;
 pub mod layer;
 pub mod nack;

@@ -1,0 +1,193 @@
+//! str0m's estimate toward a subscriber standing still on a link with
+//! steady random loss, and restarting the estimator out of it.
+//!
+//! Why: str0m's loss-based estimator (a port of libwebrtc's
+//! `LossBasedBweV2`) reads the steady 1 % loss of a satellite or 4G link as
+//! congestion once the relay sends near its estimate. It then holds the
+//! estimate at the rate that was acknowledged, for up to 60 s at a time and
+//! longer each time it goes back into the hold, and no probe lifts it: a
+//! probe's result reaches the delay-based estimator, which the held figure
+//! caps. Measured with `bench/bench rural --profile satellite` (a 2 Mbit/s
+//! link): the estimate toward the patient sat at 926 093 bit/s, to the bit,
+//! for the last 45 s of the call while the relay padded up to it, so the
+//! specialist's 480p (1.26 Mbit/s with the upgrade headroom) never came
+//! back after one dip; in another run it sat at 463 kbit/s for 45 s.
+//!
+//! An estimate that has not changed (beyond [`SAME_WITHIN`]) for
+//! [`FLAT_FOR`] is such a hold: a delay-based estimate moves on every
+//! feedback (an increase of a few percent a second on a free link, or a
+//! cut on overuse). When the subscriber's next layer does not fit that
+//! estimate but is within [`REACH`] of it (a layer its publisher was asked
+//! for and could not send counted at its nominal rate, as for probing in
+//! `adapt.rs`), the relay restarts str0m's estimator from the same figure,
+//! as it does after an outage (`outage.rs`). The restarted
+//! estimator probes upward as at the start of a call; on a link that
+//! cannot carry more, its delay-based half and the loss it then measures
+//! bring the estimate down again, so a restart costs a few probe bursts
+//! and at most one more pass of the allocator's down hysteresis. At most
+//! one restart per [`MIN_GAP`], the gap doubling while restarts do not
+//! bring the layer.
+
+use std::time::{Duration, Instant};
+
+/// An estimate unchanged for this long is held by the loss-based estimator.
+pub const FLAT_FOR: Duration = Duration::from_secs(5);
+/// "Unchanged": within this fraction of where the flat span began. str0m
+/// reports a 3 s average of its estimate, which can move by a bit while
+/// the estimate stands still (513 451, then 513 452 bit/s), while a delay-based
+/// estimate growing on a free link gains several percent a second.
+pub const SAME_WITHIN: f64 = 0.02;
+/// The least time between two restarts of one subscriber's estimator; it
+/// doubles after each restart, up to [`MAX_GAP`], until the subscriber's
+/// next layer fits or is out of reach.
+pub const MIN_GAP: Duration = Duration::from_secs(15);
+pub const MAX_GAP: Duration = Duration::from_secs(60);
+/// The next layer (with the upgrade headroom) is within reach of a held
+/// estimate up to this many times it: a restart probes from 3× and 6× the
+/// estimate (str0m's start-of-call probes), so at most that far up is found
+/// at once.
+pub const REACH: f64 = 3.0;
+
+#[derive(Debug, Clone)]
+pub struct HeldEstimate {
+    value: Option<u64>,
+    since: Option<Instant>,
+    last_restart: Option<Instant>,
+    gap: Duration,
+}
+
+impl Default for HeldEstimate {
+    fn default() -> HeldEstimate {
+        HeldEstimate {
+            value: None,
+            since: None,
+            last_restart: None,
+            gap: MIN_GAP,
+        }
+    }
+}
+
+impl HeldEstimate {
+    /// Called once per adaptation pass with str0m's own estimate (not one
+    /// kept through an outage or bounded for loss: those are not str0m's
+    /// hold). `reachable`: the subscriber's next layer is within reach of
+    /// the estimate and does not fit it yet. True when str0m's estimator
+    /// should be restarted from `estimate` now.
+    pub fn restart_due(&mut self, now: Instant, estimate: u64, reachable: bool) -> bool {
+        if !reachable {
+            self.gap = MIN_GAP;
+            self.last_restart = None;
+        }
+        let same = self
+            .value
+            .is_some_and(|v| (estimate as f64 - v as f64).abs() <= v as f64 * SAME_WITHIN);
+        if !same {
+            self.value = Some(estimate);
+            self.since = Some(now);
+            return false;
+        }
+        let flat = self.since.is_some_and(|t| now.saturating_duration_since(t) >= FLAT_FOR);
+        let spaced = self
+            .last_restart
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.gap);
+        if !(flat && spaced && reachable) {
+            return false;
+        }
+        if self.last_restart.is_some() {
+            self.gap = (self.gap * 2).min(MAX_GAP);
+        }
+        self.last_restart = Some(now);
+        self.since = Some(now);
+        true
+    }
+
+    /// An estimate that is not str0m's own this pass (an outage, a loss
+    /// bound): the flat span starts again when str0m's figure is back.
+    pub fn interrupted(&mut self) {
+        self.value = None;
+        self.since = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASS: Duration = Duration::from_millis(200);
+
+    /// Passes every 200 ms for `secs` from `from`; the times (ms since
+    /// `t0`) at which a restart was due.
+    fn restarts(
+        h: &mut HeldEstimate,
+        t0: Instant,
+        from_ms: u64,
+        secs: u64,
+        estimate: impl Fn(u64) -> u64,
+        reachable: bool,
+    ) -> Vec<u64> {
+        (from_ms..from_ms + secs * 1000)
+            .step_by(PASS.as_millis() as usize)
+            .filter(|&ms| h.restart_due(t0 + Duration::from_millis(ms), estimate(ms), reachable))
+            .collect()
+    }
+
+    #[test]
+    fn an_estimate_flat_to_the_bit_with_the_next_layer_in_reach_restarts_then_waits_the_gap() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        let at = restarts(&mut h, t0, 0, 200, |_| 926_093, true);
+        // 15 s after the first, then 30 s, then every 60 s.
+        assert_eq!(at, vec![5_000, 20_000, 50_000, 110_000, 170_000]);
+    }
+
+    #[test]
+    fn the_gap_is_short_again_once_the_next_layer_fitted() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        assert_eq!(restarts(&mut h, t0, 0, 30, |_| 926_093, true), vec![5_000, 20_000]);
+        // The layer was taken; later the estimate holds again under the next.
+        assert!(restarts(&mut h, t0, 30_000, 10, |_| 1_500_000, false).is_empty());
+        assert_eq!(
+            restarts(&mut h, t0, 40_000, 30, |_| 1_400_000, true),
+            vec![45_000, 60_000]
+        );
+    }
+
+    #[test]
+    fn an_average_that_moves_by_a_bit_is_still_held() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        let at = restarts(&mut h, t0, 0, 6, |ms| 513_451 + u64::from(ms >= 2_000), true);
+        assert_eq!(at, vec![5_000]);
+    }
+
+    #[test]
+    fn a_moving_estimate_is_not_held() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        // A delay-based estimate growing 1 % a second, slower than on a
+        // free link.
+        let at = restarts(&mut h, t0, 0, 30, |ms| 900_000 + ms * 9, true);
+        assert!(at.is_empty(), "{at:?}");
+    }
+
+    #[test]
+    fn a_held_estimate_with_nothing_in_reach_is_left_alone() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        // A 3G patient on the lowest layer, whose next layer can never fit.
+        assert!(restarts(&mut h, t0, 0, 30, |_| 400_000, false).is_empty());
+        // The next layer comes within reach: the flat span already counts.
+        assert_eq!(restarts(&mut h, t0, 30_000, 1, |_| 400_000, true), vec![30_000]);
+    }
+
+    #[test]
+    fn an_outage_or_loss_bound_starts_the_flat_span_again() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        assert!(restarts(&mut h, t0, 0, 4, |_| 926_093, true).is_empty());
+        h.interrupted();
+        assert!(restarts(&mut h, t0, 4_000, 4, |_| 926_093, true).is_empty());
+        assert_eq!(restarts(&mut h, t0, 8_000, 2, |_| 926_093, true), vec![9_000]);
+    }
+}
