@@ -11,7 +11,11 @@
 //! link): the estimate toward the patient sat at 926 093 bit/s, to the bit,
 //! for the last 45 s of the call while the relay padded up to it, so the
 //! specialist's 480p (1.26 Mbit/s with the upgrade headroom) never came
-//! back after one dip; in another run it sat at 463 kbit/s for 45 s.
+//! back after one dip; in another run it sat at 463 kbit/s for 45 s. A
+//! still estimate also held a clean link: toward a specialist on fiber
+//! (`--profile rural-4g`, no loss reported) it sat at 1.18 Mbit/s for the
+//! whole call, under the patient's 480p, cause not found; the rule below
+//! does not ask why an estimate stands still.
 //!
 //! An estimate that has not changed (beyond [`SAME_WITHIN`]) for
 //! [`FLAT_FOR`] is such a hold: a delay-based estimate moves on every
