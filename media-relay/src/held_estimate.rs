@@ -1,5 +1,5 @@
-//! str0m's estimate toward a subscriber standing still on a link with
-//! steady random loss, and restarting the estimator out of it.
+//! str0m's estimate toward a subscriber standing still under a layer it
+//! could take, and restarting the estimator out of it.
 //!
 //! Why: str0m's loss-based estimator (a port of libwebrtc's
 //! `LossBasedBweV2`) reads the steady 1 % loss of a satellite or 4G link as

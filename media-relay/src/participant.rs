@@ -183,8 +183,8 @@ pub(crate) struct Participant {
     /// Whether the estimate toward it is falling: how much video its send
     /// queue may hold (`send_queue.rs`).
     pub estimate_trend: EstimateTrend,
-    /// Whether str0m's loss-based estimate toward it is holding still
-    /// under a layer it could take (`held_estimate.rs`).
+    /// Whether str0m's estimate toward it is standing still under a layer
+    /// it could take (`held_estimate.rs`).
     pub held_estimate: crate::held_estimate::HeldEstimate,
 }
 
