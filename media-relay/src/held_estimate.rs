@@ -54,8 +54,8 @@ pub const REACH: f64 = 3.0;
 
 #[derive(Debug, Clone)]
 pub struct HeldEstimate {
-    value: Option<u64>,
-    since: Option<Instant>,
+    /// The estimate the current still span began at, and when.
+    span: Option<(u64, Instant)>,
     last_restart: Option<Instant>,
     gap: Duration,
 }
@@ -63,8 +63,7 @@ pub struct HeldEstimate {
 impl Default for HeldEstimate {
     fn default() -> HeldEstimate {
         HeldEstimate {
-            value: None,
-            since: None,
+            span: None,
             last_restart: None,
             gap: MIN_GAP,
         }
@@ -82,15 +81,14 @@ impl HeldEstimate {
             self.gap = MIN_GAP;
             self.last_restart = None;
         }
-        let same = self
-            .value
-            .is_some_and(|v| (estimate as f64 - v as f64).abs() <= v as f64 * SAME_WITHIN);
-        if !same {
-            self.value = Some(estimate);
-            self.since = Some(now);
-            return false;
-        }
-        let flat = self.since.is_some_and(|t| now.saturating_duration_since(t) >= FLAT_FOR);
+        let since = match self.span {
+            Some((v, since)) if (estimate as f64 - v as f64).abs() <= v as f64 * SAME_WITHIN => since,
+            _ => {
+                self.span = Some((estimate, now));
+                return false;
+            }
+        };
+        let flat = now.saturating_duration_since(since) >= FLAT_FOR;
         let spaced = self
             .last_restart
             .is_none_or(|t| now.saturating_duration_since(t) >= self.gap);
@@ -101,15 +99,14 @@ impl HeldEstimate {
             self.gap = (self.gap * 2).min(MAX_GAP);
         }
         self.last_restart = Some(now);
-        self.since = Some(now);
+        self.span = self.span.map(|(v, _)| (v, now));
         true
     }
 
     /// An estimate that is not str0m's own this pass (an outage, a loss
     /// bound): the flat span starts again when str0m's figure is back.
     pub fn interrupted(&mut self) {
-        self.value = None;
-        self.since = None;
+        self.span = None;
     }
 }
 
