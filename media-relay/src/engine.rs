@@ -271,6 +271,7 @@ impl Relay {
                 tracks_out: Vec::new(),
                 timeout: None,
                 dead: false,
+                connected: false,
                 allocator: Allocator::new(AllocatorConfig {
                     audio_reserve_bps: AUDIO_RESERVE_BPS,
                     ..AllocatorConfig::default()

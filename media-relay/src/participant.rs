@@ -167,6 +167,12 @@ pub(crate) struct Participant {
     pub timeout: Option<Instant>,
     /// ICE consent lost or the `Rtc` failed: the engine removes it.
     pub dead: bool,
+    /// ICE and DTLS are up (str0m's `Event::Connected`): only then is
+    /// media forwarded to it. str0m takes what is written before and sends
+    /// it all at once when DTLS completes: seconds of backlog on a
+    /// satellite link, which derailed the browser's playout clock for the
+    /// whole call (decision 0009).
+    pub connected: bool,
     /// Which layer of each received video fits this participant's downlink.
     pub allocator: Allocator,
     /// The latest send-side (relay → participant) estimate, bit/s.
@@ -248,9 +254,12 @@ impl Participant {
     fn on_event(&mut self, event: Event, events: &mut VecDeque<RelayEvent>, propagate: &mut Vec<Propagate>) {
         self.stats.on_event(&event);
         match event {
-            Event::Connected => events.push_back(RelayEvent::ParticipantConnected {
-                participant: self.id.clone(),
-            }),
+            Event::Connected => {
+                self.connected = true;
+                events.push_back(RelayEvent::ParticipantConnected {
+                    participant: self.id.clone(),
+                });
+            }
             // An ICE-lite side never restarts ICE itself: once consent is
             // lost the peer must rejoin through signaling.
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.dead = true,
@@ -318,6 +327,12 @@ impl Participant {
     /// timestamp continues across switches. Returns the layer whose keyframe
     /// a pending switch waits for, so the engine can ask the publisher.
     pub fn forward(&mut self, origin: &str, layer: Option<Layer>, data: &MediaData) -> Option<Layer> {
+        // Nothing is queued for a peer that cannot receive yet; its video
+        // starts at the first keyframe after it connects (the rewriter
+        // has not started, so it waits for one and asks for it).
+        if !self.connected {
+            return None;
+        }
         let track = self
             .tracks_out
             .iter_mut()
