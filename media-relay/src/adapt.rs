@@ -60,6 +60,7 @@ pub(crate) fn run(
     for p in participants.values_mut() {
         for t in &mut p.tracks_in {
             if let Some(video) = &mut t.video {
+                video.note_publisher_rtt(p.stats.rtt);
                 let now_rates = video.layer_rates(now);
                 let if_sent = video.rates_if_sent(now, now_rates);
                 rates.insert(

@@ -6,7 +6,7 @@
 //! one `Rtc`; the engine only moves things *between* participants.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::BweKind;
 use str0m::change::{SdpOffer, SdpPendingOffer};
@@ -71,6 +71,9 @@ pub(crate) struct VideoOut {
     /// The frames written toward the subscriber, to tell how much video its
     /// send queue holds (`send_queue.rs`).
     written: WrittenLog,
+    /// The publisher's round trip to the relay, the least queue limit
+    /// (`send_queue::limit_for_publisher`).
+    publisher_rtt: Option<Duration>,
 }
 
 impl TrackOut {
@@ -91,6 +94,7 @@ impl TrackOut {
             told_paused: None,
             last_keyframe: None,
             written: WrittenLog::default(),
+            publisher_rtt: None,
         });
         TrackOut {
             origin,
@@ -326,7 +330,13 @@ impl Participant {
     /// layer passes, a switch waits for that layer's keyframe, and the
     /// timestamp continues across switches. Returns the layer whose keyframe
     /// a pending switch waits for, so the engine can ask the publisher.
-    pub fn forward(&mut self, origin: &str, layer: Option<Layer>, data: &MediaData) -> Option<Layer> {
+    pub fn forward(
+        &mut self,
+        origin: &str,
+        layer: Option<Layer>,
+        data: &MediaData,
+        publisher_rtt: Option<Duration>,
+    ) -> Option<Layer> {
         // Nothing is queued for a peer that cannot receive yet; its video
         // starts at the first keyframe after it connects (the rewriter
         // has not started, so it waits for one and asks for it).
@@ -342,6 +352,8 @@ impl Participant {
         let limit = self.estimate_trend.queue_limit();
         let at = write_time(track.last_written_at, data.network_time);
         if let Some(video) = &mut track.video {
+            video.publisher_rtt = publisher_rtt.or(video.publisher_rtt);
+            let limit = send_queue::limit_for_publisher(limit, video.publisher_rtt);
             if video_queue_congested(&mut self.rtc, mid, at, (estimate, limit), video) {
                 // Skipping a frame breaks the chain of delta frames: the
                 // stream goes on at the next keyframe, asked for once the
@@ -429,14 +441,17 @@ impl Participant {
     /// until the queue drains.
     pub fn congested_video(&mut self, now: Instant) -> Vec<Mid> {
         let rtc = &mut self.rtc;
-        let estimate = (self.estimate_bps, self.estimate_trend.queue_limit());
+        let (estimate, limit) = (self.estimate_bps, self.estimate_trend.queue_limit());
         self.tracks_out
             .iter()
             .filter_map(|t| match (t.state, &t.video) {
                 (OutState::Open(mid), Some(v)) => Some((mid, v)),
                 _ => None,
             })
-            .filter(|&(mid, video)| video_queue_congested(rtc, mid, now, estimate, video))
+            .filter(|&(mid, video)| {
+                let limit = send_queue::limit_for_publisher(limit, video.publisher_rtt);
+                video_queue_congested(rtc, mid, now, (estimate, limit), video)
+            })
             .map(|(mid, _)| mid)
             .collect()
     }

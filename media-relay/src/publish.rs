@@ -108,6 +108,31 @@ pub const ABSENT_AFTER: Duration = Duration::from_millis(1500);
 const ABSENT_BACKOFF: Duration = Duration::from_secs(4);
 const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(8);
 
+/// A higher layer asked for, silent this long while a lower layer of the same
+/// track goes on ([`LOWER_STILL_ARRIVING`]), has stalled: the publisher's
+/// uplink stopped carrying it (a browser's encoder dropping the top layer's
+/// frames on a congested uplink), and a subscriber on it sees a frozen
+/// picture. It is offered to nobody until its next frame, so such a
+/// subscriber moves down at once instead of after [`ABSENT_AFTER`]. Measured
+/// with `bench/bench rural --all`: a specialist switched to the patient's
+/// 480p as it stalled saw a 1.85 s freeze on rural-4g and 2.77 s on
+/// satellite, most of it the 1.5 s wait. With the rule, `--profile
+/// step-down` (the patient's uplink cut to 250 kbit/s, its browser dropping
+/// 480p): the specialist's view adapted in 2.00, 1.88 and 1.25 s in three
+/// runs, against 2.02-2.13 s in twelve before.
+///
+/// The wait is at least the publisher's round trip plus
+/// [`STALL_MARGIN`]: the relay forwards whole frames in order, so one lost
+/// packet holds a layer's frames for a retransmission's round trip while
+/// the other layers go on (600 ms on a satellite uplink), and that hold
+/// must not read as a stall.
+const STALL_AFTER: Duration = Duration::from_millis(500);
+const STALL_MARGIN: Duration = Duration::from_millis(300);
+/// How recently a lower layer must have arrived for a silent higher one to
+/// count as stalled rather than the whole publisher being quiet (an
+/// outage, handled by [`ABSENT_AFTER`] and `outage.rs`).
+const LOWER_STILL_ARRIVING: Duration = Duration::from_millis(250);
+
 /// A layer nobody takes any more is kept on at the publisher this long after
 /// it was last taken. Stopping it at once made the patient's top layer flap
 /// on a 4G uplink (`bench/bench rural --profile rural-4g`: on 29 % of the
@@ -155,6 +180,8 @@ pub struct PublishedVideo {
     last_taken: [Option<Instant>; MAX_LAYERS],
     /// When the lowest layer was last judged a slideshow.
     low_slideshow_at: Option<Instant>,
+    /// The publisher's round trip to the relay, as str0m last measured it.
+    publisher_rtt: Option<Duration>,
 }
 
 impl PublishedVideo {
@@ -170,6 +197,7 @@ impl PublishedVideo {
             low_cap: None,
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
+            publisher_rtt: None,
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -241,6 +269,30 @@ impl PublishedVideo {
         i == 0 && lately && !steady_for(frames, now, PROOF)
     }
 
+    /// The publisher's latest round trip, for telling a stalled layer from
+    /// one held for a retransmission.
+    pub fn note_publisher_rtt(&mut self, rtt: Option<Duration>) {
+        if rtt.is_some() {
+            self.publisher_rtt = rtt;
+        }
+    }
+
+    /// Whether higher layer `i` has stalled (see [`STALL_AFTER`]).
+    fn stalled(&self, now: Instant, i: usize) -> bool {
+        let Some(seen) = self.meters[i].last_seen() else {
+            return false;
+        };
+        let wait = STALL_AFTER.max(self.publisher_rtt.unwrap_or_default() + STALL_MARGIN);
+        let lower_arriving = self.meters[..i]
+            .iter()
+            .filter_map(RateMeter::last_seen)
+            .any(|t| now.saturating_duration_since(t) <= LOWER_STILL_ARRIVING);
+        i > 0
+            && self.told_active.contains(Layer::ALL[i])
+            && lower_arriving
+            && now.saturating_duration_since(seen) >= wait
+    }
+
     /// The layers the publisher was last asked to send.
     pub fn told_active(&self) -> LayerSet {
         self.told_active
@@ -295,7 +347,18 @@ impl PublishedVideo {
         let mut rates = [None; MAX_LAYERS];
         for layer in Layer::ALL.into_iter().take(count) {
             let i = layer.index();
+            let stalled = self.stalled(now, i);
             let presence = &mut self.presence[i];
+            if stalled {
+                if presence.absent_until.is_none_or(|t| now >= t) {
+                    tracing::debug!(
+                        layer = i,
+                        "higher layer stalled while a lower one arrives: offered to nobody"
+                    );
+                    presence.absent_until = Some(now + presence.backoff);
+                }
+                continue;
+            }
             // The lowest layer costs no more than it was capped at: its
             // encoder follows the cap within a second or so, faster than
             // the measurement would.
@@ -434,6 +497,89 @@ mod tests {
             v.record(at(ms), Layer::HIGH, 5000);
         }
         assert!(v.layer_rates(at(17_000))[2].is_some_and(|r| r > 500_000));
+    }
+
+    #[test]
+    fn a_higher_layer_that_stalls_while_the_lower_goes_on_is_left_out_until_its_next_frame() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        v.note_publisher_rtt(Some(Duration::from_millis(60)));
+        // Both arrive for 4 s; then f stops (its encoder's frames no longer
+        // fit the uplink) while h goes on.
+        for ms in (0..6000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            if ms < 4000 {
+                v.record(at(ms), Layer::MID, 3000);
+            }
+            let rates = v.layer_rates(at(ms));
+            let quiet = ms.saturating_sub(3993);
+            if ms < 4000 || quiet < 500 {
+                assert!(rates[1].is_some(), "{ms} ms: f arriving or briefly quiet");
+            } else if quiet >= 500 + 33 {
+                assert_eq!(
+                    rates[1], None,
+                    "{ms} ms: f stalled {quiet} ms ago, well before ABSENT_AFTER"
+                );
+            }
+        }
+        // Its next frame makes it available again.
+        v.record(at(6000), Layer::MID, 3000);
+        v.record(at(6000), Layer::LOW, 600);
+        assert!(v.layer_rates(at(6001))[1].is_some());
+    }
+
+    #[test]
+    fn a_layer_held_for_a_retransmission_on_a_long_round_trip_is_not_stalled() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        // A satellite uplink: a lost packet holds f for about a round trip.
+        v.note_publisher_rtt(Some(Duration::from_millis(640)));
+        for ms in (0..4000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            v.record(at(ms), Layer::MID, 3000);
+        }
+        for ms in (4000..5500).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            let rates = v.layer_rates(at(ms));
+            let quiet = ms - 3993;
+            if quiet < 640 + 300 {
+                assert!(rates[1].is_some(), "{ms} ms: {quiet} ms is a retransmission's wait");
+            } else if quiet >= 640 + 300 + 33 {
+                assert_eq!(rates[1], None, "{ms} ms: {quiet} ms is more than one");
+            }
+        }
+    }
+
+    #[test]
+    fn a_publisher_gone_quiet_altogether_is_not_a_stalled_layer() {
+        // An outage: every layer stops. Judged by ABSENT_AFTER, as before.
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        for ms in (0..4000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            v.record(at(ms), Layer::MID, 3000);
+        }
+        assert!(v.layer_rates(at(4000 + 1000))[1].is_some(), "1 s into the outage");
+        // A layer the publisher was told to stop is not stalled either.
+        let mut stopped = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        for ms in (0..4000).step_by(33) {
+            stopped.record(at(ms), Layer::LOW, 600);
+            stopped.record(at(ms), Layer::MID, 3000);
+        }
+        let mut low_only = LayerSet::EMPTY;
+        low_only.insert(Layer::LOW);
+        stopped.tell_active(at(4000), low_only);
+        for ms in (4000..6000).step_by(33) {
+            stopped.record(at(ms), Layer::LOW, 600);
+        }
+        assert_eq!(
+            stopped.layer_rates(at(6000))[1],
+            Some(NOMINAL_TWO_BPS[1]),
+            "stopped by us: nominal"
+        );
     }
 
     #[test]
