@@ -499,23 +499,30 @@ mod tests {
         assert!(v.layer_rates(at(17_000))[2].is_some_and(|r| r > 500_000));
     }
 
+    /// Two layers (h, f) that both arrived at 30 fps for the first 4 s.
+    fn two_layers_for_four_seconds(at: impl Fn(u64) -> Instant) -> PublishedVideo {
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        for ms in (0..4000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            v.record(at(ms), Layer::MID, 3000);
+        }
+        v
+    }
+
     #[test]
     fn a_higher_layer_that_stalls_while_the_lower_goes_on_is_left_out_until_its_next_frame() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        let mut v = two_layers_for_four_seconds(at);
         v.note_publisher_rtt(Some(Duration::from_millis(60)));
-        // Both arrive for 4 s; then f stops (its encoder's frames no longer
-        // fit the uplink) while h goes on.
-        for ms in (0..6000).step_by(33) {
+        assert!(v.layer_rates(at(3999))[1].is_some());
+        // f stops (its encoder's frames no longer fit the uplink) while h goes on.
+        for ms in (4000..6000).step_by(33) {
             v.record(at(ms), Layer::LOW, 600);
-            if ms < 4000 {
-                v.record(at(ms), Layer::MID, 3000);
-            }
             let rates = v.layer_rates(at(ms));
-            let quiet = ms.saturating_sub(3993);
-            if ms < 4000 || quiet < 500 {
-                assert!(rates[1].is_some(), "{ms} ms: f arriving or briefly quiet");
+            let quiet = ms - 3993;
+            if quiet < 500 {
+                assert!(rates[1].is_some(), "{ms} ms: f briefly quiet");
             } else if quiet >= 500 + 33 {
                 assert_eq!(
                     rates[1], None,
@@ -533,13 +540,9 @@ mod tests {
     fn a_layer_held_for_a_retransmission_on_a_long_round_trip_is_not_stalled() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        let mut v = two_layers_for_four_seconds(at);
         // A satellite uplink: a lost packet holds f for about a round trip.
         v.note_publisher_rtt(Some(Duration::from_millis(640)));
-        for ms in (0..4000).step_by(33) {
-            v.record(at(ms), Layer::LOW, 600);
-            v.record(at(ms), Layer::MID, 3000);
-        }
         for ms in (4000..5500).step_by(33) {
             v.record(at(ms), Layer::LOW, 600);
             let rates = v.layer_rates(at(ms));
@@ -554,21 +557,13 @@ mod tests {
 
     #[test]
     fn a_publisher_gone_quiet_altogether_is_not_a_stalled_layer() {
-        // An outage: every layer stops. Judged by ABSENT_AFTER, as before.
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        for ms in (0..4000).step_by(33) {
-            v.record(at(ms), Layer::LOW, 600);
-            v.record(at(ms), Layer::MID, 3000);
-        }
+        // An outage: every layer stops. Judged by ABSENT_AFTER, as before.
+        let mut v = two_layers_for_four_seconds(at);
         assert!(v.layer_rates(at(4000 + 1000))[1].is_some(), "1 s into the outage");
         // A layer the publisher was told to stop is not stalled either.
-        let mut stopped = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        for ms in (0..4000).step_by(33) {
-            stopped.record(at(ms), Layer::LOW, 600);
-            stopped.record(at(ms), Layer::MID, 3000);
-        }
+        let mut stopped = two_layers_for_four_seconds(at);
         let mut low_only = LayerSet::EMPTY;
         low_only.insert(Layer::LOW);
         stopped.tell_active(at(4000), low_only);
