@@ -279,6 +279,12 @@ fn allocate_for(
     }
 }
 
+/// Loss toward the subscriber from which a fall of the estimate after a
+/// probe is believed (`ProbePacer::undercut`): a link losing this much is
+/// congested whatever the probe measured. Above the 1 % a satellite link
+/// loses at random.
+const PROBE_UNDO_LOSS: f32 = 0.03;
+
 /// The estimate this pass allocates from: str0m's, bounded under heavy loss;
 /// during an outage and while its feedback comes in, the one from before it,
 /// and then str0m's estimator restarts from that (`outage.rs`).
@@ -288,6 +294,13 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
     let estimate = s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
     match s.outage.hold(now, estimate) {
         Hold::None => {
+            let lossless = s.stats.loss_out.is_none_or(|l| l < PROBE_UNDO_LOSS);
+            if let Some(before) = s.probe.undercut(now, estimate).filter(|_| lossless) {
+                tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after a probe cut it");
+                s.rtc.bwe().reset(Bitrate::bps(before));
+                s.estimate_bps = Some(before);
+                return (before, false);
+            }
             let bounded = congestion_bound(estimate, s.stats.bitrate_out_bps, s.stats.loss_out);
             (bounded, bounded == estimate && s.estimate_bps.is_some())
         }

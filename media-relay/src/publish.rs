@@ -121,11 +121,14 @@ const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// 480p): the specialist's view adapted in 2.00, 1.88 and 1.25 s in three
 /// runs, against 2.02-2.13 s in twelve before.
 ///
-/// The wait is at least the publisher's round trip plus
+/// The wait is at least twice the publisher's round trip plus
 /// [`STALL_MARGIN`]: the relay forwards whole frames in order, so one lost
 /// packet holds a layer's frames for a retransmission's round trip while
-/// the other layers go on (600 ms on a satellite uplink), and that hold
-/// must not read as a stall.
+/// the other layers go on (640 ms on a satellite uplink), two if the
+/// retransmission is lost too, and that hold must not read as a stall.
+/// With one round trip, three satellite holds in one run were taken for
+/// stalls: each switch to 240p then waited 0.8 s for its keyframe, three
+/// freezes of 1.7 s (`--profile satellite`).
 const STALL_AFTER: Duration = Duration::from_millis(500);
 const STALL_MARGIN: Duration = Duration::from_millis(300);
 /// How recently a lower layer must have arrived for a silent higher one to
@@ -282,7 +285,7 @@ impl PublishedVideo {
         let Some(seen) = self.meters[i].last_seen() else {
             return false;
         };
-        let wait = STALL_AFTER.max(self.publisher_rtt.unwrap_or_default() + STALL_MARGIN);
+        let wait = STALL_AFTER.max(self.publisher_rtt.unwrap_or_default() * 2 + STALL_MARGIN);
         let lower_arriving = self.meters[..i]
             .iter()
             .filter_map(RateMeter::last_seen)
@@ -543,14 +546,14 @@ mod tests {
         let mut v = two_layers_for_four_seconds(at);
         // A satellite uplink: a lost packet holds f for about a round trip.
         v.note_publisher_rtt(Some(Duration::from_millis(640)));
-        for ms in (4000..5500).step_by(33) {
+        for ms in (4000..6000).step_by(33) {
             v.record(at(ms), Layer::LOW, 600);
             let rates = v.layer_rates(at(ms));
             let quiet = ms - 3993;
-            if quiet < 640 + 300 {
-                assert!(rates[1].is_some(), "{ms} ms: {quiet} ms is a retransmission's wait");
-            } else if quiet >= 640 + 300 + 33 {
-                assert_eq!(rates[1], None, "{ms} ms: {quiet} ms is more than one");
+            if quiet < 2 * 640 + 300 {
+                assert!(rates[1].is_some(), "{ms} ms: {quiet} ms is two retransmissions' wait");
+            } else if quiet >= 2 * 640 + 300 + 33 {
+                assert_eq!(rates[1], None, "{ms} ms: {quiet} ms is more than two");
             }
         }
     }
