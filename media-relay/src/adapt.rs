@@ -287,7 +287,9 @@ const PROBE_UNDO_LOSS: f32 = 0.03;
 
 /// The estimate this pass allocates from: str0m's, bounded under heavy loss;
 /// during an outage and while its feedback comes in, the one from before it,
-/// and then str0m's estimator restarts from that (`outage.rs`).
+/// and then str0m's estimator restarts from that (`outage.rs`); after a
+/// probe the relay asked for cut it, the one from before the probe, from
+/// which str0m's estimator restarts too (`probe.rs`, decision 0010).
 /// The second value: whether it is str0m's own figure, neither kept
 /// through an outage nor bounded for loss.
 fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {

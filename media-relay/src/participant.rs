@@ -330,6 +330,9 @@ impl Participant {
     /// layer passes, a switch waits for that layer's keyframe, and the
     /// timestamp continues across switches. Returns the layer whose keyframe
     /// a pending switch waits for, so the engine can ask the publisher.
+    /// Nothing passes before this participant is connected (decision 0009).
+    /// `publisher_rtt`: the origin's round trip to the relay, the least
+    /// video its send queue may hold (`send_queue::limit_for_publisher`).
     pub fn forward(
         &mut self,
         origin: &str,
@@ -581,7 +584,7 @@ fn video_queue_congested(
     rtc: &mut Rtc,
     mid: Mid,
     now: Instant,
-    (estimate_bps, limit): (Option<u64>, std::time::Duration),
+    (estimate_bps, limit): (Option<u64>, Duration),
     video: &VideoOut,
 ) -> bool {
     let Some(first_unsent) = rtc

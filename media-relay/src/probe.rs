@@ -91,9 +91,10 @@ impl ProbePacer {
     /// feedback does that, and still does after the restart). str0m sets
     /// its delay-based estimate to a probe's result whatever it is, and the
     /// result is the lower of the rates the burst was sent and received at.
-    /// Sent on this 2-core machine beside two browsers, or received across
-    /// a jittery link, a burst spreads out and measures low: toward a
-    /// specialist on fiber, each of the four falls of the estimate by more
+    /// A burst sent or received unevenly (toward a specialist on fiber:
+    /// which of the two, on a loaded 2-core host, was not told apart) or
+    /// spread by a jittery link measures low: toward that specialist,
+    /// each of the four falls of the estimate by more
     /// than a quarter in a satellite run landed within 10 % of a probe
     /// result logged in the 0.7 s before it (2.26 to 1.17, 1.08 to 0.51,
     /// 1.59 to 0.91, 1.45 to 0.77 Mbit/s; `bench/bench rural --profile
