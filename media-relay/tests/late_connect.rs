@@ -53,10 +53,12 @@ async fn a_subscriber_that_connects_late_starts_on_a_keyframe_sent_after_it_conn
     let first = received.video_from(ana.tag)[0];
     assert_eq!(before_connect, 0, "nothing can arrive before DTLS is up");
     assert!(first.keyframe, "the stream starts on a keyframe: {first:?}");
-    // Three frames (100 ms) for the moments between the relay's event and
-    // this test reading ana's counter.
+    // Fifteen frames (0.5 s) for the moments between the relay's event and
+    // this test reading ana's counter on a loaded machine; a backlog from
+    // before the connection is what ana sends while ICE and DTLS come up
+    // here, 45 frames when measured.
     assert!(
-        first.counter + 3 >= sent_at_connect,
+        first.counter + 15 >= sent_at_connect,
         "beto's first frame is ana's frame {} though ana had sent {sent_at_connect} when beto connected: \
          a backlog from before the connection was sent",
         first.counter
