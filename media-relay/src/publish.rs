@@ -290,8 +290,12 @@ impl PublishedVideo {
             .iter()
             .filter_map(RateMeter::last_seen)
             .any(|t| now.saturating_duration_since(t) <= LOWER_STILL_ARRIVING);
+        // A layer asked for again after a stop, and not yet back, did not
+        // stall: whether it comes is `ABSENT_AFTER`'s question.
+        let seen_since_asked = self.presence[i].asked_since.is_none_or(|asked| seen >= asked);
         i > 0
             && self.told_active.contains(Layer::ALL[i])
+            && seen_since_asked
             && lower_arriving
             && now.saturating_duration_since(seen) >= wait
     }
@@ -577,6 +581,16 @@ mod tests {
             stopped.layer_rates(at(6000))[1],
             Some(NOMINAL_TWO_BPS[1]),
             "stopped by us: nominal"
+        );
+        // Asked for again: not back yet, but not stalled either.
+        let mut both = low_only;
+        both.insert(Layer::MID);
+        stopped.tell_active(at(6000), both);
+        stopped.record(at(6033), Layer::LOW, 600);
+        assert_eq!(
+            stopped.layer_rates(at(6034))[1],
+            Some(NOMINAL_TWO_BPS[1]),
+            "asked again: nominal until ABSENT_AFTER"
         );
     }
 
