@@ -606,7 +606,6 @@ fn video_queue_congested(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn frames_are_written_in_the_order_they_arrive_whatever_their_arrival_time() {
