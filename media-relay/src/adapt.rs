@@ -161,6 +161,9 @@ fn allocate_for(
     if s.probe.confirmed(estimate) {
         s.allocator.probe_succeeded();
     }
+    if s.link_collapsing() {
+        s.allocator.link_collapsing();
+    }
     // A layer the publisher was asked for and could not send (its uplink is
     // short) stays asked for while this subscriber could take it: a browser
     // probes its uplink for a layer only while the layer is on, so stopping
@@ -241,8 +244,13 @@ fn allocate_for(
     // layer does not use. `minimum`
     // is traffic str0m sustains with padding: only when the next step is
     // within reach of the estimate (a delay-based estimate grows to about 1.5×
-    // what is sent), padding up to that step lets the estimate confirm it.
-    // Otherwise no padding at all: on a 3G link whose next layer can never
+    // what is sent), padding up to that step with the upgrade's headroom
+    // lets the estimate confirm it. With the headroom: after a loss episode
+    // str0m's loss-based estimator lets the estimate grow to only 1.2× what
+    // is acknowledged, and padded to the bare step it stopped a few percent
+    // under the step with headroom (bench rural, step-down: 1.24 Mbit/s,
+    // still for 5 s after the link recovered, until the held-estimate
+    // restart). Otherwise no padding at all: on a 3G link whose next layer can never
     // fit, sustained padding would fill the patient's downlink, queue their
     // audio behind it, and cost them data they often pay for by the megabyte
     // (measured with `bench/bench rural`: 650 kbit/s of padding under a
@@ -252,7 +260,7 @@ fn allocate_for(
     let up_headroom = s.allocator.config().up_headroom;
     let within_reach = (estimate as f64) * 1.5 >= next as f64 * up_headroom;
     let minimum = if next_step != u64::MAX && within_reach {
-        next
+        (next as f64 * up_headroom) as u64
     } else {
         allocated
     }
@@ -270,7 +278,7 @@ fn allocate_for(
         s.held_estimate.interrupted();
     } else if s.held_estimate.restart_due(now, estimate, reachable) {
         tracing::debug!(participant = %s.id, estimate, "estimator restarted out of a loss-based hold");
-        s.rtc.bwe().reset(Bitrate::bps(estimate));
+        s.restart_estimator(estimate);
     }
     let minimum = minimum.min(desired);
     if s.bwe_target != (minimum, desired) {
@@ -284,22 +292,30 @@ fn allocate_for(
 /// congested whatever the probe measured. Above the 1 % a satellite link
 /// loses at random.
 const PROBE_UNDO_LOSS: f32 = 0.03;
+/// Nor after the link was congested this recently: a probe cutting an
+/// estimate that heavy loss already brought down is the link's new size,
+/// not a bad measurement (bench rural, step-down: undoing a probe's 173
+/// kbit/s put a 250 kbit/s link's estimate back at 361 kbit/s, and the
+/// frames that queued behind it were skipped).
+const PROBE_UNDO_AFTER_CONGESTION: Duration = Duration::from_secs(10);
 
 /// The estimate this pass allocates from: str0m's, bounded under heavy loss;
 /// during an outage and while its feedback comes in, the one from before it,
 /// and then str0m's estimator restarts from that (`outage.rs`); after a
-/// probe the relay asked for cut it, the one from before the probe, from
-/// which str0m's estimator restarts too (`probe.rs`, decision 0010).
+/// probe the relay asked for cut it, on a link neither losing now nor
+/// congested lately, the one from before the probe, from which str0m's
+/// estimator restarts too (`probe.rs`, decision 0010).
 /// The second value: whether it is str0m's own figure, neither kept
 /// through an outage nor bounded for loss.
 fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
-    let estimate = s.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
+    let estimate = s.estimate_now().unwrap_or(INITIAL_ESTIMATE_BPS);
     match s.outage.hold(now, estimate) {
         Hold::None => {
-            let lossless = s.stats.loss_out.is_none_or(|l| l < PROBE_UNDO_LOSS);
+            let lossless = s.stats.loss_out.is_none_or(|l| l < PROBE_UNDO_LOSS)
+                && !s.stats.heavy_loss_out_within(now, PROBE_UNDO_AFTER_CONGESTION);
             if let Some(before) = s.probe.undercut(now, estimate).filter(|_| lossless) {
                 tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after a probe cut it");
-                s.rtc.bwe().reset(Bitrate::bps(before));
+                s.restart_estimator(before);
                 s.estimate_bps = Some(before);
                 return (before, false);
             }
@@ -309,7 +325,7 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
         Hold::Keep(before) => (before, false),
         Hold::Restart(before) => {
             tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after an outage");
-            s.rtc.bwe().reset(Bitrate::bps(before));
+            s.restart_estimator(before);
             s.estimate_bps = Some(before);
             (before, false)
         }
@@ -323,7 +339,9 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
 /// into a collapse to 250 kbit/s while the estimate caught up).
 fn congestion_bound(estimate: u64, sent_bps: u64, loss: Option<f32>) -> u64 {
     match loss {
-        Some(l) if l >= 0.1 && sent_bps > 0 => estimate.min((sent_bps as f64 * (1.0 - f64::from(l))) as u64),
+        Some(l) if l >= crate::stats::HEAVY_LOSS && sent_bps > 0 => {
+            estimate.min((sent_bps as f64 * (1.0 - f64::from(l))) as u64)
+        }
         _ => estimate,
     }
 }

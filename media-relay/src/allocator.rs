@@ -218,6 +218,8 @@ struct PendingUp {
     /// The lowest plan seen since `since`, per track: what the estimate has
     /// supported the whole time.
     sustained: Plan,
+    /// A bandwidth probe confirmed the estimate while it was pending.
+    probed: bool,
 }
 
 impl PendingUp {
@@ -235,6 +237,7 @@ impl PendingUp {
             _ => PendingUp {
                 since: now,
                 sustained: plan.clone(),
+                probed: false,
             },
         }
     }
@@ -253,6 +256,8 @@ pub struct Allocator {
     /// carry a layer before the layer came (see [`Self::note_if_sent`]).
     up_if_sent: Option<PendingUp>,
     probe_confirmed: bool,
+    /// Told by [`Self::link_collapsing`] since the last update.
+    collapse_known: bool,
     /// Tracks whose publisher sent no layer at the last update.
     without_layers: BTreeSet<TrackId>,
 }
@@ -266,6 +271,7 @@ impl Allocator {
             up: None,
             up_if_sent: None,
             probe_confirmed: false,
+            collapse_known: false,
             without_layers: BTreeSet::new(),
         }
     }
@@ -278,6 +284,14 @@ impl Allocator {
     /// the next [`Self::update`] without waiting out the hold time.
     pub fn probe_succeeded(&mut self) {
         self.probe_confirmed = true;
+    }
+
+    /// The link is collapsing, whatever the estimate's depth under the
+    /// current layers: the next [`Self::update`] goes down without waiting
+    /// out the hold. (The caller knows from the congestion controller: its
+    /// current estimate fell under half the averaged one it reports.)
+    pub fn link_collapsing(&mut self) {
+        self.collapse_known = true;
     }
 
     /// When a pending change falls due; call [`Self::update`] then with the
@@ -330,8 +344,16 @@ impl Allocator {
     /// patient's uplink coming back after a step-down: the specialist, on
     /// fiber the whole time, waited 3 s more for the patient's 480p after it
     /// arrived; `bench/bench rural --profile step-down`.)
+    ///
+    /// A probe confirmed at such a time (call [`Self::probe_succeeded`]
+    /// first) is kept for when the layer arrives: a probe's confirmation
+    /// otherwise lasts one update, and a layer the publisher had stopped
+    /// takes longer than that to come back (after a step-down recovery,
+    /// the patient waited out the whole 3 s hold for the specialist's 480p
+    /// on an estimate probes had raised to 1.6× its cost).
     pub fn note_if_sent(&mut self, now: Instant, affordable: &BTreeMap<TrackId, Option<Layer>>) {
-        let pending = PendingUp::carry(self.up_if_sent.take(), now, affordable);
+        let mut pending = PendingUp::carry(self.up_if_sent.take(), now, affordable);
+        pending.probed |= self.probe_confirmed;
         let gives_more = self
             .current
             .iter()
@@ -371,7 +393,7 @@ impl Allocator {
         if over_budget {
             self.up = None;
             self.up_if_sent = None;
-            let collapsed = {
+            let collapsed = self.collapse_known || {
                 let beyond = plan(&self.cfg, (available as f64 * self.cfg.collapse) as u64, video);
                 self.current.iter().any(|(id, &level)| beyond[id] < level)
             };
@@ -387,6 +409,7 @@ impl Allocator {
             self.consider_upgrade(now, upgrade);
         }
         self.probe_confirmed = false;
+        self.collapse_known = false;
 
         video.iter().map(|t| self.allocation(t)).collect()
     }
@@ -442,19 +465,6 @@ impl Allocator {
             }
             return;
         }
-        // Carried for the hold before the layers arrived (`note_if_sent`).
-        let proven = self.up_if_sent.as_ref().is_some_and(|p| {
-            now.saturating_duration_since(p.since) >= self.cfg.up_hold
-                && upgrade
-                    .iter()
-                    .all(|(id, &level)| p.sustained.get(id).is_some_and(|&s| s >= level))
-        });
-        if proven {
-            for (id, level) in self.current.iter_mut() {
-                *level = (*level).max(upgrade[id]);
-            }
-            return;
-        }
         // A probe speeds up an upgrade, not a resume: while it would resume
         // a paused video, everything waits out the hold (fair sharing: no
         // track moves up before every track has its floor). A probe's burst
@@ -465,6 +475,20 @@ impl Allocator {
             .current
             .iter()
             .any(|(id, &level)| level.is_none() && upgrade[id].is_some());
+        // Carried for the hold, or confirmed by a probe, before the layers
+        // arrived (`note_if_sent`).
+        let proven = self.up_if_sent.as_ref().is_some_and(|p| {
+            (now.saturating_duration_since(p.since) >= self.cfg.up_hold || (p.probed && !resumes))
+                && upgrade
+                    .iter()
+                    .all(|(id, &level)| p.sustained.get(id).is_some_and(|&s| s >= level))
+        });
+        if proven {
+            for (id, level) in self.current.iter_mut() {
+                *level = (*level).max(upgrade[id]);
+            }
+            return;
+        }
         if self.probe_confirmed && !resumes {
             for (id, level) in self.current.iter_mut() {
                 *level = (*level).max(upgrade[id]);

@@ -165,6 +165,17 @@ fn a_collapse_goes_down_at_once() {
 }
 
 #[test]
+fn a_collapse_the_caller_knows_of_goes_down_at_once_however_deep() {
+    // 1 Mbit/s under a 1.5 Mbit/s layer is within twice the estimate: the
+    // hold would apply, but the caller knows the link is collapsing.
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(3_000_000, Duration::from_secs(1));
+    assert_eq!(target(&sim.update(1_000_000), 1), Target::Layer(Layer::HIGH), "held");
+    sim.alloc.link_collapsing();
+    assert_eq!(target(&sim.update(1_000_000), 1), Target::Layer(Layer::MID));
+}
+
+#[test]
 fn a_short_dip_does_not_go_down() {
     let mut sim = Sim::new(vec![camera(1)], 1);
     sim.run(3_000_000, Duration::from_secs(1));
@@ -589,6 +600,24 @@ fn a_layer_arriving_as_the_estimate_rises_still_waits_out_the_hold() {
     );
     let held = all_layers_for(&mut alloc, &mut t, Duration::from_secs(2));
     assert_eq!(target(&held, 1), Target::Layer(Layer::HIGH));
+}
+
+#[test]
+fn a_layer_arriving_after_a_probe_confirmed_the_estimate_is_taken_as_it_arrives() {
+    let (mut alloc, mut t, lowest) = after_lowest_only(with_headroom(150_000, 1));
+    // A probe raises the estimate to carry the top layer, which the
+    // publisher had stopped: it is asked for, and takes a moment to come.
+    alloc.probe_succeeded();
+    run_if_sent(
+        &mut alloc,
+        &mut t,
+        Duration::from_millis(500),
+        plenty(),
+        &lowest,
+        &camera(1),
+    );
+    let now = all_layers_for(&mut alloc, &mut t, TICK);
+    assert_eq!(target(&now, 1), Target::Layer(Layer::HIGH));
 }
 
 #[test]

@@ -422,7 +422,7 @@ impl Relay {
                 room: p.room.clone(),
                 bitrate_in_bps: p.stats.bitrate_in_bps,
                 bitrate_out_bps: p.stats.bitrate_out_bps,
-                estimate_bps: p.estimate_bps,
+                estimate_bps: p.estimate_now(),
                 loss_in: p.stats.loss_in,
                 loss_out: p.stats.loss_out,
                 rtt_ms: p.stats.rtt.map(|d| d.as_millis() as u64),

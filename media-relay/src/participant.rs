@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use str0m::bwe::BweKind;
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
 use str0m::{Event, IceConnectionState, Output, Rtc};
@@ -179,7 +179,9 @@ pub(crate) struct Participant {
     pub connected: bool,
     /// Which layer of each received video fits this participant's downlink.
     pub allocator: Allocator,
-    /// The latest send-side (relay → participant) estimate, bit/s.
+    /// The latest send-side (relay → participant) estimate str0m reported,
+    /// bit/s: the average of its estimator's values over the last 3 s. What
+    /// the relay goes by is [`Participant::estimate_now`].
     pub estimate_bps: Option<u64>,
     /// The (minimum, desired) rates last given to str0m's BWE.
     pub bwe_target: (u64, u64),
@@ -199,6 +201,24 @@ pub(crate) struct Participant {
 }
 
 impl Participant {
+    /// The estimate toward this participant to allocate and pace video by
+    /// ([`estimate_now`]).
+    pub fn estimate_now(&self) -> Option<u64> {
+        estimate_now(self.estimate_bps, self.stats.pacer_estimate_bps)
+    }
+
+    /// Whether [`Self::estimate_now`] is the pacer's: the link toward this
+    /// participant is collapsing.
+    pub fn link_collapsing(&self) -> bool {
+        pacer_governs(self.estimate_bps, self.stats.pacer_estimate_bps)
+    }
+
+    /// Restarts str0m's estimator toward this participant at `bps`.
+    pub fn restart_estimator(&mut self, bps: u64) {
+        self.rtc.bwe().reset(Bitrate::bps(bps));
+        self.stats.pacer_estimate_bps = Some(bps);
+    }
+
     /// Moves the `Rtc`'s clock to `now` (its timers, and the time its next
     /// output is stamped with).
     pub fn tick(&mut self, now: Instant) {
@@ -346,12 +366,12 @@ impl Participant {
         if !self.connected {
             return None;
         }
+        let estimate = self.estimate_now();
         let track = self
             .tracks_out
             .iter_mut()
             .find(|t| matches!(t.state, OutState::Open(_)) && t.origin == origin && t.mid_in == data.mid)?;
         let OutState::Open(mid) = track.state else { return None };
-        let estimate = self.estimate_bps;
         let limit = self.estimate_trend.queue_limit();
         let at = write_time(track.last_written_at, data.network_time);
         if let Some(video) = &mut track.video {
@@ -443,8 +463,8 @@ impl Participant {
     /// (`send_queue.rs`): the adaptation pass holds their keyframe requests
     /// until the queue drains.
     pub fn congested_video(&mut self, now: Instant) -> Vec<Mid> {
+        let (estimate, limit) = (self.estimate_now(), self.estimate_trend.queue_limit());
         let rtc = &mut self.rtc;
-        let (estimate, limit) = (self.estimate_bps, self.estimate_trend.queue_limit());
         self.tracks_out
             .iter()
             .filter_map(|t| match (t.state, &t.video) {
@@ -576,6 +596,32 @@ fn write_time(last: Option<Instant>, arrived: Instant) -> Instant {
     last.map_or(arrived, |l| l.max(arrived))
 }
 
+/// How far under str0m's reported estimate the value its pacer follows must
+/// be for the relay to go by it ([`estimate_now`]).
+const PACER_FELL_BELOW: f64 = 0.5;
+
+/// The estimate to allocate and pace video by, from str0m's reported one
+/// (an average of its estimator's last 3 s) and the one its pacer follows
+/// now: the reported one, unless the pacer's is under half of it. Then the
+/// link has just collapsed: the pacer already sends at that rate, and every
+/// frame of a layer chosen for the average queues ahead of the lower
+/// layer's keyframe (bench rural, step-down: the average still said 1.5
+/// Mbit/s 0.5 s after the link fell to 250 kbit/s). Smaller dips, as each
+/// overuse brings, are left to the average and the allocator's hold.
+fn estimate_now(reported: Option<u64>, pacer: Option<u64>) -> Option<u64> {
+    if pacer_governs(reported, pacer) {
+        pacer
+    } else {
+        reported.or(pacer)
+    }
+}
+
+/// Whether [`estimate_now`] goes by the pacer's estimate: it fell under
+/// half the reported one.
+fn pacer_governs(reported: Option<u64>, pacer: Option<u64>) -> bool {
+    matches!((reported, pacer), (Some(r), Some(p)) if (p as f64) < r as f64 * PACER_FELL_BELOW)
+}
+
 /// Whether str0m's send queue of the video stream on `mid` is too deep to
 /// add to (`send_queue.rs`).
 /// `estimate`: the estimate toward the subscriber and the queue limit that
@@ -606,6 +652,26 @@ fn video_queue_congested(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pacers_estimate_counts_only_once_it_fell_below_half_the_reported_one() {
+        assert_eq!(estimate_now(Some(1_500_000), Some(1_300_000)), Some(1_500_000), "a dip");
+        assert_eq!(
+            estimate_now(Some(1_500_000), Some(2_000_000)),
+            Some(1_500_000),
+            "a rise"
+        );
+        assert_eq!(
+            estimate_now(Some(1_500_000), Some(300_000)),
+            Some(300_000),
+            "a collapse"
+        );
+        assert_eq!(estimate_now(None, Some(300_000)), Some(300_000));
+        assert_eq!(estimate_now(Some(300_000), None), Some(300_000));
+        assert!(pacer_governs(Some(1_500_000), Some(300_000)));
+        assert!(!pacer_governs(None, Some(300_000)), "no average yet: no collapse");
+        assert!(!pacer_governs(Some(1_500_000), Some(1_300_000)));
+    }
 
     #[test]
     fn frames_are_written_in_the_order_they_arrive_whatever_their_arrival_time() {
