@@ -250,11 +250,11 @@ fn allocate_for(
     // is acknowledged, and padded to the bare step it stopped a few percent
     // under the step with headroom (bench rural, step-down: 1.24 Mbit/s,
     // still for 5 s after the link recovered, until the held-estimate
-    // restart). Otherwise no padding at all: on a 3G link whose next layer can never
-    // fit, sustained padding would fill the patient's downlink, queue their
-    // audio behind it, and cost them data they often pay for by the megabyte
-    // (measured with `bench/bench rural`: 650 kbit/s of padding under a
-    // 250 kbit/s layer, before this rule).
+    // restart). Otherwise no padding at all: on a 3G link whose next layer
+    // can never fit, sustained padding would fill the patient's downlink,
+    // queue their audio behind it, and cost them data they often pay for by
+    // the megabyte (measured with `bench/bench rural`: 650 kbit/s of padding
+    // under a 250 kbit/s layer, before this rule).
     let desired = s.allocator.desired_bps(&if_sent, audio_tracks).max(allocated);
     let next = allocated.saturating_add(next_step);
     let up_headroom = s.allocator.config().up_headroom;
