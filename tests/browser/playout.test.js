@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextGoal, glide, maxFor, retransmitRttMs, startGoal, START_RTT_MS, START_MARGIN_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS } from '../../web-client/js/call/playout.js';
+import { nextGoal, glide, maxFor, retransmitRttMs, startGoal, starting, publisherRttMs, START_WINDOW_MS, START_RTT_MS, START_MARGIN_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS } from '../../web-client/js/call/playout.js';
 
 test('freezes raise the aim in two steps up to the cap', () => {
   let s = { goal: 0, calmSince: 0 };
@@ -80,4 +80,51 @@ test('a call on a long round trip starts with delay for one retransmission', () 
   // A freeze after such a start still raises the aim toward the cap.
   const s = nextGoal({ goal: startGoal(180), calmSince: 0 }, { now: 1, froze: true, rttMs: 180 });
   assert.equal(s.goal, MAX_MS);
+});
+
+test('until the first frame, the start follows the round trip as it becomes known', () => {
+  let s = { goal: 0, target: 0, shownAt: null, settled: false };
+  // The track came before any round trip was known: nothing to allow for.
+  s = starting(s, { now: 0, rttMs: null, decoded: 0, publisherKnown: false });
+  assert.deepEqual(s, { goal: 0, target: 0, shownAt: null, settled: false });
+  // The publisher's round trip arrives before its first frame: set at once.
+  s = starting(s, { now: 100, rttMs: 640, decoded: 0, publisherKnown: true });
+  assert.deepEqual(s, { goal: 740, target: 740, shownAt: null, settled: false });
+  // A shorter figure later does not take it back.
+  s = starting(s, { now: 200, rttMs: 20, decoded: 0, publisherKnown: true });
+  assert.equal(s.goal, 740);
+  // Frames show and the publisher's round trip is known: settled, and from
+  // now on only freezes move the aim.
+  s = starting(s, { now: 300, rttMs: 640, decoded: 3, publisherKnown: true });
+  assert.deepEqual(s, { goal: 740, target: 740, shownAt: 300, settled: true });
+  assert.deepEqual(starting(s, { now: 400, rttMs: 5000, decoded: 9, publisherKnown: true }), s);
+});
+
+test("a publisher's round trip learned after frames show is glided to, not jumped to", () => {
+  // A specialist on fiber watching a satellite patient: frames show before
+  // anything is known of the patient's leg.
+  let s = starting({ goal: 0, target: 0, shownAt: null, settled: false }, { now: 0, rttMs: 10, decoded: 12, publisherKnown: false });
+  assert.deepEqual(s, { goal: 0, target: 0, shownAt: 0, settled: false });
+  s = starting(s, { now: 2000, rttMs: 640, decoded: 60, publisherKnown: true });
+  assert.deepEqual(s, { goal: 740, target: 0, shownAt: 0, settled: true });
+  assert.equal(glide(s.target, s.goal), GLIDE_MS);
+});
+
+test("without the publisher's round trip, the start settles a while after the first frame", () => {
+  let s = starting({ goal: 0, target: 0, shownAt: null, settled: false }, { now: 0, rttMs: 180, decoded: 1, publisherKnown: false });
+  s = starting(s, { now: START_WINDOW_MS - 1, rttMs: 250, decoded: 200, publisherKnown: false });
+  assert.equal(s.settled, false);
+  assert.equal(s.goal, 350, 'still rising with the round trip');
+  s = starting(s, { now: START_WINDOW_MS, rttMs: 250, decoded: 300, publisherKnown: false });
+  assert.equal(s.settled, true);
+  // A round trip swollen by a queue later does not add delay by itself.
+  assert.equal(starting(s, { now: START_WINDOW_MS + 1000, rttMs: 900, decoded: 330, publisherKnown: false }).goal, 350);
+});
+
+test("the relay's figure for a publisher wins over the one it reported", () => {
+  assert.equal(publisherRttMs(null, 640), 640, 'before the relay has one');
+  assert.equal(publisherRttMs(700, 640), 700);
+  assert.equal(publisherRttMs(150, 640), 150, 'the call measures the link as it is now');
+  assert.equal(publisherRttMs(null, null), null);
+  assert.equal(publisherRttMs(undefined, undefined), null);
 });

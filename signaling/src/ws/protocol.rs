@@ -10,6 +10,11 @@ use super::Peer;
 /// Largest SDP accepted in `offer`/`answer` (a frame is capped at 64 KiB too).
 pub const MAX_SDP: usize = 32 * 1024;
 
+/// Longest round trip a `network` message may report (ms): a GEO satellite
+/// hop is about 600, a congested 2G cell a few thousand; more is a broken
+/// measurement.
+pub const MAX_LINK_RTT_MS: u32 = 10_000;
+
 /// A message from the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -30,6 +35,12 @@ pub enum ClientMessage {
         audio: bool,
         video: bool,
     },
+    /// What the client measured of its network before the call (the
+    /// patient's network check): the others' players allow for its round
+    /// trip from the first frame, before the relay has measured the call.
+    Network {
+        rtt_ms: u32,
+    },
     Chat {
         text: String,
     },
@@ -48,7 +59,7 @@ pub enum ClientMessage {
 
 /// Every `type` a client may send, to tell `unknown_type` from `malformed`.
 const CLIENT_TYPES: &[&str] = &[
-    "join", "admit", "offer", "answer", "mute", "chat", "leave", "end", "resume",
+    "join", "admit", "offer", "answer", "mute", "network", "chat", "leave", "end", "resume",
 ];
 
 /// Who a participant is in the call.
@@ -68,6 +79,9 @@ pub struct Participant {
     pub display_name: String,
     pub audio: bool,
     pub video: bool,
+    /// The round trip this participant reported in a `network` message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_rtt_ms: Option<u32>,
 }
 
 impl ParticipantRole {
@@ -253,12 +267,16 @@ pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
     }
     let msg: ClientMessage = serde_json::from_value(value)
         .map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad {kind} message: {e}")))?;
-    if let ClientMessage::Offer { sdp } | ClientMessage::Answer { sdp } = &msg {
-        if sdp.len() > MAX_SDP {
-            return Err(ProtocolError::new(ErrorCode::BadSdp, "the SDP is too long"));
+    match &msg {
+        ClientMessage::Offer { sdp } | ClientMessage::Answer { sdp } if sdp.len() > MAX_SDP => {
+            Err(ProtocolError::new(ErrorCode::BadSdp, "the SDP is too long"))
         }
+        ClientMessage::Network { rtt_ms } if *rtt_ms > MAX_LINK_RTT_MS => Err(ProtocolError::new(
+            ErrorCode::Malformed,
+            format!("rtt_ms must be 0-{MAX_LINK_RTT_MS}"),
+        )),
+        _ => Ok(msg),
     }
-    Ok(msg)
 }
 
 #[cfg(test)]
@@ -295,6 +313,10 @@ mod tests {
             parse(r#"{"type":"chat","text":"hola"}"#),
             Ok(ClientMessage::Chat { text: "hola".into() })
         );
+        assert_eq!(
+            parse(r#"{"type":"network","rtt_ms":640}"#),
+            Ok(ClientMessage::Network { rtt_ms: 640 })
+        );
         assert_eq!(parse(r#"{"type":"leave"}"#), Ok(ClientMessage::Leave {}));
         assert_eq!(parse(r#"{"type":"end"}"#), Ok(ClientMessage::End {}));
     }
@@ -316,6 +338,12 @@ mod tests {
         assert_eq!(code(r#"{"type":"chat","text":"x","extra":1}"#), ErrorCode::Malformed);
         let huge = format!(r#"{{"type":"offer","sdp":"{}"}}"#, "a".repeat(MAX_SDP + 1));
         assert_eq!(code(&huge), ErrorCode::BadSdp);
+        for rtt in ["-1", "640.5", "\"640\"", "null", "10001", "1e12"] {
+            let text = format!(r#"{{"type":"network","rtt_ms":{rtt}}}"#);
+            assert_eq!(code(&text), ErrorCode::Malformed, "{text}");
+        }
+        assert_eq!(code(r#"{"type":"network"}"#), ErrorCode::Malformed);
+        assert!(parse(r#"{"type":"network","rtt_ms":10000}"#).is_ok());
     }
 
     #[test]
@@ -338,10 +366,26 @@ mod tests {
                     display_name: "Dra. Ana".into(),
                     audio: true,
                     video: false,
+                    link_rtt_ms: None,
                 }
             }),
             serde_json::json!({"type": "participant-joined", "participant": {
                 "participant_id": "p3", "role": "specialist", "display_name": "Dra. Ana", "audio": true, "video": false}})
+        );
+        assert_eq!(
+            json(&ServerMessage::ParticipantUpdated {
+                participant: Participant {
+                    participant_id: "p4".into(),
+                    role: ParticipantRole::Patient,
+                    display_name: "Rosa".into(),
+                    audio: true,
+                    video: true,
+                    link_rtt_ms: Some(640),
+                }
+            }),
+            serde_json::json!({"type": "participant-updated", "participant": {
+                "participant_id": "p4", "role": "patient", "display_name": "Rosa", "audio": true, "video": true,
+                "link_rtt_ms": 640}})
         );
         assert_eq!(
             json(&ProtocolError::new(ErrorCode::IllegalTransition, "no").into_message()),

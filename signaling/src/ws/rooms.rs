@@ -421,23 +421,43 @@ impl Rooms {
 
     /// Records a mute change and tells the others in the call.
     pub fn set_mute(&self, pid: &str, audio: bool, video: bool) -> Result<(), ProtocolError> {
+        if !matches!(self.place(pid), Some(Place::InRoom(_))) {
+            return Err(ProtocolError::not_in_room());
+        }
+        self.update_profile(pid, |p| {
+            p.audio = audio;
+            p.video = video;
+        })
+    }
+
+    /// Records the round trip a participant measured before the call, in
+    /// the waiting room too (the call's others see it when it is admitted),
+    /// and tells the others in the call.
+    pub fn set_link_rtt(&self, pid: &str, rtt_ms: u32) -> Result<(), ProtocolError> {
+        self.update_profile(pid, |p| p.link_rtt_ms = Some(rtt_ms))
+    }
+
+    /// Changes a placed participant's profile; if it is in a call, the
+    /// others there get `participant-updated`.
+    fn update_profile(&self, pid: &str, change: impl FnOnce(&mut Participant)) -> Result<(), ProtocolError> {
         let mut inner = self.lock();
-        let Some(Place::InRoom(consult_id)) = inner.sockets.get(pid).and_then(|s| s.place) else {
+        let Some(socket) = inner.sockets.get_mut(pid) else {
             return Err(ProtocolError::not_in_room());
         };
-        let Some(profile) = inner.sockets.get_mut(pid).and_then(|s| s.profile.as_mut()) else {
+        let (Some(place), Some(profile)) = (socket.place, socket.profile.as_mut()) else {
             return Err(ProtocolError::not_in_room());
         };
-        profile.audio = audio;
-        profile.video = video;
+        change(profile);
         let participant = profile.clone();
-        for other in inner.members(consult_id).iter().filter(|m| *m != pid) {
-            inner.send(
-                other,
-                ServerMessage::ParticipantUpdated {
-                    participant: participant.clone(),
-                },
-            );
+        if let Place::InRoom(consult_id) = place {
+            for other in inner.members(consult_id).iter().filter(|m| *m != pid) {
+                inner.send(
+                    other,
+                    ServerMessage::ParticipantUpdated {
+                        participant: participant.clone(),
+                    },
+                );
+            }
         }
         Ok(())
     }
@@ -530,6 +550,7 @@ mod tests {
             display_name: format!("name of {pid}"),
             audio: true,
             video: true,
+            link_rtt_ms: None,
         }
     }
 
@@ -552,8 +573,13 @@ mod tests {
 
         let (others, waiting) = rooms.join(&d, 12, profile(&d, ParticipantRole::Specialist)).unwrap();
         assert!(others.is_empty() && waiting.is_none());
+        assert!(rooms.set_link_rtt(&p, 640).is_err(), "not placed yet");
         rooms.wait(&p, 12, profile(&p, ParticipantRole::Patient)).unwrap();
         assert_eq!(rooms.place(&p), Some(Place::Waiting(12)));
+        // The network check's round trip, from the waiting room: kept for
+        // the admission, told to nobody yet.
+        rooms.set_link_rtt(&p, 640).unwrap();
+        assert!(rooms.set_mute(&p, true, true).is_err(), "mute is for the call");
         assert_eq!(types(&drain(&mut doctor)), ["patient-waiting"]);
         assert!(rooms.has_waiting(12));
 
@@ -562,12 +588,19 @@ mod tests {
         let to_patient = drain(&mut patient);
         assert_eq!(types(&to_patient), ["admitted", "participant-joined"]);
         assert_eq!(to_patient[1]["participant"]["participant_id"], d.as_str());
-        assert_eq!(types(&drain(&mut doctor)), ["participant-joined"]);
+        let to_doctor = drain(&mut doctor);
+        assert_eq!(types(&to_doctor), ["participant-joined"]);
+        assert_eq!(to_doctor[0]["participant"]["link_rtt_ms"], 640);
         assert!(rooms.admit(12).is_err(), "nobody waits any more");
 
         rooms.set_mute(&p, false, true).unwrap();
-        assert_eq!(drain(&mut doctor)[0]["participant"]["audio"], false);
+        let update = drain(&mut doctor);
+        assert_eq!(update[0]["participant"]["audio"], false);
+        assert_eq!(update[0]["participant"]["link_rtt_ms"], 640, "kept");
         assert!(drain(&mut patient).is_empty(), "mute goes to the others only");
+        rooms.set_link_rtt(&p, 700).unwrap();
+        assert_eq!(drain(&mut doctor)[0]["participant"]["link_rtt_ms"], 700);
+        assert!(drain(&mut patient).is_empty());
 
         assert!(rooms.set_in_relay(&p, true));
         assert!(rooms.unregister(&p), "it had joined the relay");

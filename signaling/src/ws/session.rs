@@ -220,6 +220,10 @@ impl Session {
                 self.state.rooms.set_mute(&self.pid, audio, video)?;
                 Ok(vec![])
             }
+            ClientMessage::Network { rtt_ms } => {
+                self.state.rooms.set_link_rtt(&self.pid, rtt_ms)?;
+                Ok(vec![])
+            }
             ClientMessage::Chat { text } => self.chat(text).await,
             ClientMessage::Leave {} => {
                 if let Some(departure) = self.state.rooms.leave(&self.pid) {
@@ -530,6 +534,7 @@ impl Session {
             display_name: self.display_name.clone(),
             audio: true,
             video: true,
+            link_rtt_ms: None,
         }
     }
 }

@@ -170,12 +170,20 @@ async fn waiting_room_admission_chat_and_end(backend: Backend) {
     assert!(doctor_id.starts_with('p'));
 
     let mut patient = patient_socket(&app, &token).await;
+    // Not in the waiting room yet: nowhere to keep it.
+    send(&mut patient, json!({"type": "network", "rtt_ms": 640})).await;
+    expect_code(&mut patient, "not_in_room").await;
     send(&mut patient, json!({"type": "join"})).await;
     expect_type(&mut patient, "waiting").await;
     assert_eq!(status(&app, consult).await.as_deref(), Some("waiting"));
     let alert = expect_type(&mut doctor, "patient-waiting").await;
     assert_eq!(alert["consult_id"], consult);
     assert_eq!(alert["patient_name"], "María José");
+    // The round trip the patient's network check measured; one no network
+    // has is refused and changes nothing.
+    send(&mut patient, json!({"type": "network", "rtt_ms": 640})).await;
+    send(&mut patient, json!({"type": "network", "rtt_ms": -5})).await;
+    expect_code(&mut patient, "malformed").await;
 
     // Waiting is not being in the call.
     send(&mut patient, json!({"type": "offer", "sdp": "v=0"})).await;
@@ -195,7 +203,8 @@ async fn waiting_room_admission_chat_and_end(backend: Backend) {
     let arrived = expect_type(&mut doctor, "participant-joined").await;
     assert_eq!(
         arrived["participant"],
-        json!({"participant_id": patient_id, "role": "patient", "display_name": "María José", "audio": true, "video": true})
+        json!({"participant_id": patient_id, "role": "patient", "display_name": "María José", "audio": true, "video": true,
+            "link_rtt_ms": 640})
     );
     assert_eq!(status(&app, consult).await.as_deref(), Some("in_call"));
 

@@ -22,16 +22,24 @@
 // freeze rule above raised the delay over the first seconds of every 3G
 // call, each raise a freeze (`--profile rural-3g`, the patient's view: 2-4
 // freezes 2-5 s after the admit in each of five runs, most of the call's
-// frozen time). Set before the first frame is shown, it costs no freeze.
-// (The publisher's round trip comes later, in the relay's quality
-// messages, so a specialist watching a satellite patient starts at zero.)
+// frozen time). Set before the first frame is shown, it costs no freeze, so
+// a receiver is looked at as soon as its track arrives. A round trip
+// learned later in the start (until the publisher's is known, at most
+// START_WINDOW_MS after the first frame) still raises the aim, reached by
+// gliding once frames show.
 //
 // The round trip that counts is the longest a retransmission can take: our
 // own leg to the relay, or the publisher's (the relay forwards whole frames
 // in order, so a packet lost on a satellite patient's uplink holds the
 // specialist's picture for the patient's round trip, though the
 // specialist's own is 10 ms). The relay reports the publisher's in its
-// `quality` messages (`sender_rtt_ms`).
+// `quality` messages (`sender_rtt_ms`), but only seconds into the call
+// (`--profile satellite`: 4.8 s after the admit, after the specialist's
+// first frame; freezes 5-7 s in, while the delay was still the browser's
+// own). Until then the round trip the publisher measured before the call
+// stands in (`link_rtt_ms` of its participant: the patient's network
+// check), so a specialist watching a satellite patient starts with the
+// delay too.
 
 export const STEP_DOWN_MS = 50;
 export const MAX_MS = 400;
@@ -42,6 +50,8 @@ export const CALM_MS = 20000;
 export const GLIDE_MS = 80;
 export const GLIDE_EVERY_MS = 250;
 
+/** How long after its first frame a receiver's start may still rise. */
+export const START_WINDOW_MS = 10000;
 /** From this round trip on, a call starts with a delay... */
 export const START_RTT_MS = 100;
 /** ...of the round trip and this, within maxFor(). */
@@ -82,6 +92,32 @@ export function glide(target, goal) {
 }
 
 /**
+ * A receiver's start, until it is settled: the aim for the longest round
+ * trip known so far (never lower than an earlier one), the target set to it
+ * at once while nothing is shown (after that, glide() takes it there).
+ * Settled once frames show and the publisher's round trip is known, or
+ * START_WINDOW_MS after the first frame; then only freezes move the aim.
+ * `state`: { goal, target, shownAt, settled }; `decoded`: frames decoded so
+ * far; `publisherKnown`: whether `rttMs` includes the publisher's leg.
+ */
+export function starting(state, { now, rttMs, decoded, publisherKnown }) {
+  if (state.settled) return state;
+  const goal = Math.max(state.goal, startGoal(rttMs));
+  const shownAt = state.shownAt ?? (decoded > 0 ? now : null);
+  const settled = shownAt !== null && (publisherKnown || now - shownAt >= START_WINDOW_MS);
+  return { ...state, goal, target: shownAt === null ? goal : state.target, shownAt, settled };
+}
+
+/**
+ * A publisher's round trip (ms): the relay's figure once it has one, else
+ * the one the publisher reported (its network check), else null.
+ */
+export function publisherRttMs(relayMs, reportedMs) {
+  if (Number.isFinite(relayMs)) return relayMs;
+  return Number.isFinite(reportedMs) ? reportedMs : null;
+}
+
+/**
  * The longer of our round trip and the publishers' (ms), or null when
  * neither is known.
  */
@@ -91,11 +127,12 @@ export function retransmitRttMs(ownMs, senderMs) {
 }
 
 /**
- * Watches `pc`'s video receivers every `everyMs`; returns a stop function.
- * `senderRttMs()`: the longest publisher round trip the relay reported.
+ * Watches `pc`'s video receivers every `everyMs`, and each new one as its
+ * track arrives; returns a stop function. `senderRttMs()`: the longest
+ * publisher round trip known (publisherRttMs()).
  */
 export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = {}) {
-  const states = new Map(); // receiver → { goal, calmSince, freezes, target }
+  const states = new Map(); // receiver → { goal, calmSince, freezes, target, shownAt, settled }
   const setTarget = (receiver, ms) => {
     try {
       receiver.jitterBufferTarget = ms || null;
@@ -103,7 +140,11 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
       // An older browser without a settable target: nothing to do.
     }
   };
-  const look = async () => {
+  // One look at a time, in turn: a track arriving during a look is seen by
+  // the next one, at once rather than at the next tick.
+  let looks = Promise.resolve();
+  const look = () => (looks = looks.then(lookAtEach).catch(() => {}));
+  const lookAtEach = async () => {
     if (pc.connectionState === 'closed') return;
     for (const receiver of pc.getReceivers()) {
       if (receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
@@ -120,20 +161,20 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
       } catch {
         continue;
       }
-      if (freezes === null) continue;
+      // No inbound stats yet: the track has come, its packets not.
+      freezes ??= 0;
       const now = Date.now();
-      const rtt = retransmitRttMs(rttMs, senderRttMs());
-      let prev = states.get(receiver);
-      if (!prev) {
-        const goal = startGoal(rtt);
-        // Nothing shown yet: the whole delay at once costs no freeze.
-        prev = { goal, calmSince: now, freezes, target: decoded ? 0 : goal };
-        if (prev.target) setTarget(receiver, prev.target);
-      }
+      const publisherMs = senderRttMs();
+      const rtt = retransmitRttMs(rttMs, publisherMs);
+      const seen = states.get(receiver) ?? { goal: 0, calmSince: now, freezes, target: 0, shownAt: null, settled: false };
+      const prev = starting(seen, { now, rttMs: rtt, decoded, publisherKnown: publisherMs !== null });
+      if (prev.target !== seen.target) setTarget(receiver, prev.target);
       const next = nextGoal(prev, { now, froze: freezes > prev.freezes, rttMs: rtt });
       states.set(receiver, { ...prev, ...next, freezes });
     }
   };
+  const onTrack = (e) => { if (e.track.kind === 'video') look(); };
+  pc.addEventListener('track', onTrack);
   // Only sets a number on each receiver that is still on its way: no stats.
   const step = () => {
     for (const [receiver, s] of states) {
@@ -142,7 +183,7 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
       setTarget(receiver, s.target);
     }
   };
-  const lookTimer = setInterval(() => { look().catch(() => {}); }, everyMs);
+  const lookTimer = setInterval(look, everyMs);
   const glideTimer = setInterval(step, GLIDE_EVERY_MS);
-  return () => { clearInterval(lookTimer); clearInterval(glideTimer); };
+  return () => { clearInterval(lookTimer); clearInterval(glideTimer); pc.removeEventListener('track', onTrack); };
 }

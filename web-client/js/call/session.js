@@ -5,7 +5,7 @@
 import { createPeer } from './peer.js';
 import { createCallView } from './view.js';
 import { watchQuality } from './quality.js';
-import { adaptPlayout } from './playout.js';
+import { adaptPlayout, publisherRttMs } from './playout.js';
 import { openCallMedia, openCamera, cameras, stopTracks } from './media.js';
 import { t } from '../i18n.js';
 
@@ -19,19 +19,31 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
   let stream = null;
   let peer = null;
   let stopQuality = null;
-  let senderRttMs = null;
+  // Publishers' round trips (playout.js): the relay's figure, and until it
+  // comes, the one each participant reported (`link_rtt_ms`: the patient's
+  // network check).
+  let relayRttMs = null;
+  const reportedRttMs = new Map(); // participant id → link_rtt_ms
+  const senderRttMs = () => publisherRttMs(relayRttMs, reportedRttMs.size ? Math.max(...reportedRttMs.values()) : null);
   let finished = false;
   const say = (text) => announce?.(text);
 
   const view = createCallView({ staff, actions: { toggleMic, toggleCam, switchCam, toggleAudioOnly, sendChat, hangUp } });
   const isOther = (p) => p && p.participant_id && p.participant_id !== selfId;
-  participants.filter(isOther).forEach((p) => view.setParticipant(p));
+  const meet = (p) => {
+    if (Number.isInteger(p.link_rtt_ms)) reportedRttMs.set(p.participant_id, p.link_rtt_ms);
+    view.setParticipant(p);
+  };
+  participants.filter(isOther).forEach(meet);
 
   const offs = [
-    signaling.on('joined', (m) => (m.participants ?? []).filter(isOther).forEach((p) => view.setParticipant(p))),
-    signaling.on('participant-joined', (m) => { if (isOther(m.participant)) view.setParticipant(m.participant); }),
-    signaling.on('participant-updated', (m) => { if (isOther(m.participant)) view.setParticipant(m.participant); }),
-    signaling.on('participant-left', (m) => view.removeParticipant(m.participant_id)),
+    signaling.on('joined', (m) => (m.participants ?? []).filter(isOther).forEach(meet)),
+    signaling.on('participant-joined', (m) => { if (isOther(m.participant)) meet(m.participant); }),
+    signaling.on('participant-updated', (m) => { if (isOther(m.participant)) meet(m.participant); }),
+    signaling.on('participant-left', (m) => {
+      reportedRttMs.delete(m.participant_id);
+      view.removeParticipant(m.participant_id);
+    }),
     signaling.on('chat', (m) => view.chatLine(m, m.from === selfId)),
     signaling.on('video-paused', (m) => {
       view.setVideoPaused(m.participant_id, m.reason);
@@ -42,7 +54,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     // The relay's view of each publisher's round trip (playout.js).
     signaling.on('quality', (m) => {
       const rtts = (Array.isArray(m.video) ? m.video : []).map((v) => v?.sender_rtt_ms).filter(Number.isFinite);
-      senderRttMs = rtts.length ? Math.max(...rtts) : null;
+      relayRttMs = rtts.length ? Math.max(...rtts) : null;
     }),
     signaling.on('ended', () => finish('ended')),
     signaling.on('close', () => finish('lost')),
@@ -55,7 +67,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
     }),
     signaling.on('resumed', (m) => {
       if (finished) return;
-      (m.participants ?? []).filter(isOther).forEach((p) => view.setParticipant(p));
+      (m.participants ?? []).filter(isOther).forEach(meet);
       if (mediaLost()) {
         startPeer().catch((err) => console.warn('cerca: media restart failed', err));
       } else {
@@ -184,7 +196,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
       },
     });
     const stopWatching = watchQuality(peer.pc, (quality) => { if (!finished && quality !== view.state.quality) view.set({ quality }); });
-    const stopPlayout = adaptPlayout(peer.pc, { senderRttMs: () => senderRttMs });
+    const stopPlayout = adaptPlayout(peer.pc, { senderRttMs });
     stopQuality = () => { stopWatching(); stopPlayout(); };
     await peer.start();
   }

@@ -75,13 +75,17 @@ export function deviceStep(main, flow) {
     dev.networkRunning = true;
     dev.network = null;
     renderChecks();
-    try {
-      dev.network = await checkNetwork(flow.token);
-    } catch {
+    // The waiting room reports the round trips (waiting.js), the first as
+    // soon as it is measured, even when the patient entered before.
+    let firstRtt;
+    flow.networkFirstRtt = new Promise((resolve) => { firstRtt = resolve; });
+    const running = checkNetwork(flow.token, { onFirstRtt: firstRtt })
       // The server or the relay could not be reached for the check; a link
       // problem (expired, no consent) is told when entering the waiting room.
-      dev.network = { level: 'none', rttMs: null, tcp: false };
-    }
+      .catch(() => ({ level: 'none', rttMs: null, tcp: false }));
+    flow.networkCheck = running;
+    dev.network = await running;
+    firstRtt(dev.network.rttMs); // when the check measured none before
     dev.networkRunning = false;
     if (flow.devices !== dev) return; // left the step meanwhile
     renderChecks();

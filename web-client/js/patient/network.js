@@ -14,6 +14,8 @@
 import { api, post } from '../api.js';
 
 const CONNECT_WITHIN_MS = 12000;
+/** The most a `network` message may report (the server's MAX_LINK_RTT_MS). */
+const MAX_LINK_RTT_MS = 10000;
 
 function connected(pc, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -45,7 +47,11 @@ export function verdict({ connectMs, rttMs, tcp }) {
   return 'good';
 }
 
-export async function checkNetwork(token) {
+/**
+ * `onFirstRtt(ms)`: called with the first round trip measured, as soon as
+ * the check connects (1.5 s before the result): the waiting room reports it.
+ */
+export async function checkNetwork(token, { onFirstRtt = () => {} } = {}) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   const path = `/join/${encodeURIComponent(token)}/network-check`;
   let checkId = null;
@@ -65,6 +71,7 @@ export async function checkNetwork(token) {
     // The first round trips are measured while connecting; one more
     // consent check a second or two later says more about a busy link.
     let figures = await pairFigures(pc);
+    if (figures.rttMs !== null) onFirstRtt(figures.rttMs);
     await new Promise((r) => setTimeout(r, 1500));
     const later = await pairFigures(pc);
     if (later.rttMs !== null) figures = later;
@@ -73,4 +80,13 @@ export async function checkNetwork(token) {
     pc.close();
     if (checkId) api('DELETE', `${path}/${encodeURIComponent(checkId)}`).catch(() => {});
   }
+}
+
+/**
+ * Whether a check's round trip (ms) is one for the waiting room's `network`
+ * message, which lets the specialist's player allow for it from the first
+ * frame (call/playout.js): a figure the server takes.
+ */
+export function reportable(rttMs) {
+  return Number.isInteger(rttMs) && rttMs >= 0 && rttMs <= MAX_LINK_RTT_MS;
 }

@@ -1,14 +1,16 @@
 // Step 3: the waiting room. The page joins the consult's room over /ws
-// (`join` → `waiting`) and goes to the call on `admitted`; it also keeps
-// checking the consult so that a cancellation is told to the patient rather
-// than leaving them waiting. If the server does not speak the room protocol
-// (or the socket fails), the page says honestly that the call is not here.
+// (`join` → `waiting`, then `network` with the network check's round trip)
+// and goes to the call on `admitted`; it also keeps checking the consult so
+// that a cancellation is told to the patient rather than leaving them
+// waiting. If the server does not speak the room protocol (or the socket
+// fails), the page says honestly that the call is not here.
 
 import { get } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t, locale } from '../i18n.js';
 import { go, say } from './main.js';
 import { joinRoom } from '../call/signaling.js';
+import { reportable } from './network.js';
 
 const CHECK_EVERY_MS = 20000;
 
@@ -70,6 +72,19 @@ function openRoom(flow) {
   joinRoom(`?join=${encodeURIComponent(flow.token)}`, { type: 'join' }, ['waiting', 'admitted'])
     .then(({ signaling, reply }) => {
       room.signaling = signaling;
+      // The device step's check's round trips as they come (the patient
+      // may have come in before it ended), in the waiting room or already
+      // in the call: the first one measured, then the check's result.
+      let reported = null;
+      const report = (rtt) => {
+        if (!reportable(rtt) || rtt === reported) return;
+        reported = rtt;
+        signaling.send({ type: 'network', rtt_ms: rtt });
+      };
+      Promise.resolve(flow.networkFirstRtt)
+        .then(report)
+        .then(() => flow.networkCheck)
+        .then((result) => report(result?.rttMs));
       signaling.on('admitted', admitted);
       signaling.on('ended', () => {
         if (room.state !== 'waiting') return;

@@ -1,0 +1,79 @@
+// A patient on a long round trip (link-emulator: 250 ms each way, as on a
+// satellite link): the device step's network check measures it, the
+// waiting room reports it (`network`), and the specialist's browser holds the
+// patient's video long enough for one retransmission from the very first
+// frame, before the relay has measured anything of the call
+// (web-client/js/call/playout.js). Without that, the first lost packet of
+// the patient's uplink froze the specialist's picture.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { callWorld, specialistEntersCall, freeUdpPort, startLinkEmulator, shot } from './helpers.js';
+
+const ONE_WAY_MS = 250;
+
+/**
+ * Resolves, at the first frame any remote tile of `page` presents, with the
+ * playout target (ms) then set on that video's receiver.
+ */
+function targetAtFirstFrame(page) {
+  return page.evaluate(() => new Promise((resolve) => {
+    const armed = new WeakSet();
+    const arm = (video) => {
+      armed.add(video);
+      video.requestVideoFrameCallback(() => {
+        const track = video.srcObject?.getVideoTracks()[0];
+        const receiver = window.__cercaPeer?.getReceivers().find((r) => r.track === track);
+        resolve({ target: receiver ? receiver.jitterBufferTarget : 'no receiver' });
+      });
+    };
+    const scan = () => document.querySelectorAll('.tile[data-participant] video').forEach((v) => { if (!armed.has(v)) arm(v); });
+    new MutationObserver(scan).observe(document.body, { subtree: true, childList: true });
+    scan();
+  }));
+}
+
+describe('a patient on a long round trip', () => {
+  let link;
+  let world;
+
+  before(async () => {
+    const port = await freeUdpPort();
+    link = await startLinkEmulator(`127.0.0.1:${port}`, ['--delay-ms', String(ONE_WAY_MS)]);
+    world = await callWorld({
+      // No ICE-TCP: the relay's TCP candidate is its own port, past the
+      // emulator, and the check would measure loopback (bench/rural does
+      // the same).
+      config: { media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr, media_tcp: false },
+      patient: { given_names: 'Lucía', family_names: 'Cruz Ramírez', date_of_birth: '1958-10-03', sex: 'F' },
+      reason: 'Revisión de retinopatía',
+    });
+  });
+
+  after(async () => {
+    await world?.stop();
+    link?.stop();
+  });
+
+  test("the specialist's player allows for the patient's round trip from the first frame", async () => {
+    const { consultId, joinUrl } = world;
+    const { doc, pat } = await world.pages();
+    await specialistEntersCall(doc, consultId, 'Lucía Cruz Ramírez');
+    // The patient reads the device step to its end: the network check says
+    // the link is slow ("fair": a round trip over 300 ms), then enters.
+    await pat.goto(joinUrl);
+    await pat.getByLabel(/Acepto el aviso de privacidad/).check();
+    await pat.getByRole('button', { name: 'Continuar' }).click();
+    await pat.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
+    await pat.locator('.check-list li[data-network="fair"]').waitFor({ timeout: 20000 });
+    await pat.getByRole('button', { name: 'Entrar a la sala de espera' }).click();
+    await pat.getByText('la videollamada empezará en esta misma página').waitFor();
+    const firstFrame = targetAtFirstFrame(doc);
+    await doc.locator('.room-patient').getByRole('button', { name: 'Admitir' }).click();
+    const { target } = await firstFrame;
+    await shot(doc, 'link-rtt-01-specialist-first-frame');
+    // The round trip is about 2 × 250 ms; a retransmission needs that much.
+    assert.ok(typeof target === 'number' && target >= 2 * ONE_WAY_MS,
+      `the playout target at the first frame was ${target}, not at least ${2 * ONE_WAY_MS} ms`);
+  });
+});
