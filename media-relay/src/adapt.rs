@@ -58,6 +58,7 @@ pub(crate) fn run(
 ) {
     let mut rates: HashMap<TrackKey, LayerRates> = HashMap::new();
     for p in participants.values_mut() {
+        p.note_newest_media(now);
         for t in &mut p.tracks_in {
             if let Some(video) = &mut t.video {
                 video.note_publisher_rtt(p.stats.rtt);

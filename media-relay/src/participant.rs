@@ -243,6 +243,25 @@ impl Participant {
         }
     }
 
+    /// Reads, per layer of each simulcast video it publishes, the RTP time
+    /// of the newest media packet str0m has received (`packet_flow.rs`).
+    pub fn note_newest_media(&mut self, now: Instant) {
+        for track in &mut self.tracks_in {
+            let Some(video) = track.video.as_mut().filter(|v| v.is_simulcast()) else {
+                continue;
+            };
+            for layer in (0..video.layer_count()).filter_map(Layer::new) {
+                let mut api = self.rtc.direct_api();
+                let newest = api
+                    .stream_rx_by_mid(track.mid, video.rid_of(layer))
+                    .and_then(|s| s.last_time());
+                if let Some(newest) = newest {
+                    video.note_newest_media(layer, newest.numer(), now);
+                }
+            }
+        }
+    }
+
     /// Drains `rtc.poll_output()` until it names its next timeout.
     pub fn poll(
         &mut self,

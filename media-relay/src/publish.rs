@@ -23,6 +23,7 @@ use str0m::media::Rid;
 
 use crate::keyframe::{KeyframeConfig, KeyframeRequests};
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
+use crate::packet_flow::PacketFlow;
 use crate::rate::RateMeter;
 
 /// What a layer is assumed to cost while it is not arriving (paused at the
@@ -128,9 +129,15 @@ const ABSENT_BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// retransmission is lost too, and that hold must not read as a stall.
 /// With one round trip, three satellite holds in one run were taken for
 /// stalls: each switch to 240p then waited 0.8 s for its keyframe, three
-/// freezes of 1.7 s (`--profile satellite`).
+/// freezes of 1.7 s (`--profile satellite`). A layer whose packets stopped
+/// too ([`PACKETS_SILENT`], `packet_flow.rs`) is not held: it has stalled
+/// after [`STALL_AFTER`] whatever the round trip.
 const STALL_AFTER: Duration = Duration::from_millis(500);
 const STALL_MARGIN: Duration = Duration::from_millis(300);
+/// No new media packet on a layer for this long while a lower layer goes
+/// on (a 30 fps layer sends one every 33 ms or less): its publisher stopped
+/// sending it.
+const PACKETS_SILENT: Duration = Duration::from_millis(500);
 /// How recently a lower layer must have arrived for a silent higher one to
 /// count as stalled rather than the whole publisher being quiet (an
 /// outage, handled by [`ABSENT_AFTER`] and `outage.rs`).
@@ -185,6 +192,8 @@ pub struct PublishedVideo {
     low_slideshow_at: Option<Instant>,
     /// The publisher's round trip to the relay, as str0m last measured it.
     publisher_rtt: Option<Duration>,
+    /// Whether each layer's packets still arrive.
+    packets: PacketFlow,
 }
 
 impl PublishedVideo {
@@ -201,6 +210,7 @@ impl PublishedVideo {
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
             publisher_rtt: None,
+            packets: PacketFlow::default(),
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -280,12 +290,24 @@ impl PublishedVideo {
         }
     }
 
+    /// The RTP time (extended) of the newest media packet str0m has received
+    /// on `layer`, read at `at`.
+    pub fn note_newest_media(&mut self, layer: Layer, newest: u64, at: Instant) {
+        self.packets.note(layer, newest, at);
+    }
+
     /// Whether higher layer `i` has stalled (see [`STALL_AFTER`]).
     fn stalled(&self, now: Instant, i: usize) -> bool {
         let Some(seen) = self.meters[i].last_seen() else {
             return false;
         };
-        let wait = STALL_AFTER.max(self.publisher_rtt.unwrap_or_default() * 2 + STALL_MARGIN);
+        // Packets still coming (or not known): maybe held for a retransmission.
+        let maybe_held = !self.packets.silent_for(Layer::ALL[i], now, PACKETS_SILENT);
+        let wait = if maybe_held {
+            STALL_AFTER.max(self.publisher_rtt.unwrap_or_default() * 2 + STALL_MARGIN)
+        } else {
+            STALL_AFTER
+        };
         let lower_arriving = self.meters[..i]
             .iter()
             .filter_map(RateMeter::last_seen)
@@ -360,6 +382,7 @@ impl PublishedVideo {
                 if presence.absent_until.is_none_or(|t| now >= t) {
                     tracing::debug!(
                         layer = i,
+                        packets_silent = self.packets.silent_for(layer, now, PACKETS_SILENT),
                         "higher layer stalled while a lower one arrives: offered to nobody"
                     );
                     presence.absent_until = Some(now + presence.backoff);
@@ -559,6 +582,45 @@ mod tests {
             } else if quiet >= 2 * 640 + 300 + 33 {
                 assert_eq!(rates[1], None, "{ms} ms: {quiet} ms is more than two");
             }
+        }
+    }
+
+    #[test]
+    fn a_layer_whose_packets_stopped_too_has_stalled_whatever_the_round_trip() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = two_layers_for_four_seconds(at);
+        v.note_publisher_rtt(Some(Duration::from_millis(640)));
+        // Read every 200 ms: both layers' newest media moves until f stops.
+        for ms in (0..4000).step_by(200) {
+            v.note_newest_media(Layer::LOW, 90 * ms, at(ms));
+            v.note_newest_media(Layer::MID, 90 * ms, at(ms));
+        }
+        for ms in (4000..6000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            if ms % 200 < 33 {
+                v.note_newest_media(Layer::LOW, 90 * ms, at(ms));
+                v.note_newest_media(Layer::MID, 90 * 3800, at(ms));
+            }
+            let rates = v.layer_rates(at(ms));
+            let quiet = ms - 3993;
+            if quiet < 500 {
+                assert!(rates[1].is_some(), "{ms} ms: f briefly quiet");
+            } else if quiet >= 500 + 33 {
+                // Last moved at the 3800 ms read: silent for 500 ms from 4300.
+                assert_eq!(rates[1], None, "{ms} ms: no new packet either, {quiet} ms");
+            }
+        }
+        // New media that keeps coming while frames do not is a
+        // retransmission's hold: the round-trip rule stands.
+        let mut held = two_layers_for_four_seconds(at);
+        held.note_publisher_rtt(Some(Duration::from_millis(640)));
+        for ms in (0..5500).step_by(200) {
+            held.note_newest_media(Layer::MID, 90 * ms, at(ms));
+        }
+        for ms in (4000..5500).step_by(33) {
+            held.record(at(ms), Layer::LOW, 600);
+            assert!(held.layer_rates(at(ms))[1].is_some(), "{ms} ms: held");
         }
     }
 
