@@ -28,7 +28,7 @@
 //! | [`probe`] | when to ask for a bandwidth probe toward a subscriber whose next layer does not fit yet |
 //! | [`publish`] | one published video: RID → layer, measured rate per layer, keyframe throttle |
 //! | [`rate`] | a layer's incoming bitrate, measured |
-//! | `packet_flow` | whether a layer's packets still arrive (str0m's ingress stats) |
+//! | `packet_flow` | whether a layer still receives media: its newest packet's RTP time, read each pass |
 //! | [`stats`] | per-participant quality figures ([`ParticipantStats`]) |
 //! | `codecs` | what every peer is offered: Opus with FEC and RED, VP8, H.264 |
 //! | [`stun`] | read the ICE username of a STUN datagram, to route it |
