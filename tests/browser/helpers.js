@@ -189,12 +189,14 @@ export async function specialistEntersCall(page, consultId, patientName) {
 }
 
 /** The patient opens the link, consents, passes the device check and waits. */
-export async function patientWaits(page, joinUrl) {
+export async function patientWaits(page, joinUrl, { network = null } = {}) {
   await page.goto(joinUrl);
   await page.getByLabel(/Acepto el aviso de privacidad/).check();
   await page.getByRole('button', { name: 'Continuar' }).click();
   await page.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
   await page.locator('.preview video').waitFor();
+  // `network`: read the device step to its end, the network check showing this level.
+  if (network) await page.locator(`.check-list li[data-network="${network}"]`).waitFor({ timeout: 20000 });
   await page.getByRole('button', { name: 'Entrar a la sala de espera' }).click();
   await page.getByText('la videollamada empezará en esta misma página').waitFor();
 }

@@ -8,7 +8,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { callWorld, specialistEntersCall, freeUdpPort, startLinkEmulator, shot } from './helpers.js';
+import { callWorld, specialistEntersCall, patientWaits, freeUdpPort, startLinkEmulator, shot } from './helpers.js';
 
 const ONE_WAY_MS = 250;
 
@@ -61,13 +61,7 @@ describe('a patient on a long round trip', () => {
     await specialistEntersCall(doc, consultId, 'Lucía Cruz Ramírez');
     // The patient reads the device step to its end: the network check says
     // the link is slow ("fair": a round trip over 300 ms), then enters.
-    await pat.goto(joinUrl);
-    await pat.getByLabel(/Acepto el aviso de privacidad/).check();
-    await pat.getByRole('button', { name: 'Continuar' }).click();
-    await pat.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
-    await pat.locator('.check-list li[data-network="fair"]').waitFor({ timeout: 20000 });
-    await pat.getByRole('button', { name: 'Entrar a la sala de espera' }).click();
-    await pat.getByText('la videollamada empezará en esta misma página').waitFor();
+    await patientWaits(pat, joinUrl, { network: 'fair' });
     const firstFrame = targetAtFirstFrame(doc);
     await doc.locator('.room-patient').getByRole('button', { name: 'Admitir' }).click();
     const { target } = await firstFrame;
