@@ -201,6 +201,21 @@ export async function patientWaits(page, joinUrl, { network = null } = {}) {
   await page.getByText('la videollamada empezará en esta misma página').waitFor();
 }
 
+/**
+ * A staff member signs in on the clinic kiosk, opens `patientName`'s consult,
+ * records the witnessed consent and the kiosk waits for the specialist.
+ */
+export async function kioskWaits(page, patientName) {
+  await page.goto('/kiosk');
+  await page.getByLabel('Correo electrónico').fill(STAFF.email);
+  await page.getByLabel('Contraseña').fill(STAFF.password);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.getByRole('button', { name: new RegExp(patientName) }).tap();
+  await page.getByLabel(/El paciente leyó o escuchó el aviso/).check();
+  await page.getByRole('button', { name: 'Registrar consentimiento' }).click();
+  await page.getByText('Esperando al especialista…').waitFor();
+}
+
 /** Inbound totals from the page's RTCPeerConnection (the `window.__cercaPeer` test hook). */
 export function inbound(page) {
   return page.evaluate(async () => {

@@ -8,7 +8,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, seed, launch, newContext, apiAs, ok, shot, login, until, inbound, STAFF, SPECIALIST } from './helpers.js';
+import { startServer, seed, launch, newContext, apiAs, ok, shot, login, until, inbound, kioskWaits, STAFF, SPECIALIST } from './helpers.js';
 
 const FAMILY = 'Hernández Cruz';
 const NAME = `Rosa ${FAMILY}`;
@@ -52,20 +52,14 @@ describe('clinic kiosk: the patient\'s call', () => {
     const docCtx = await newContext(browser, server.baseURL, { viewport: { width: 1366, height: 900 } });
     try {
       const kiosk = await kioskCtx.newPage();
-      await kiosk.goto('/kiosk');
-      await kiosk.getByLabel('Correo electrónico').fill(STAFF.email);
-      await kiosk.getByLabel('Contraseña').fill(STAFF.password);
-      await kiosk.getByRole('button', { name: 'Entrar' }).click();
-      await kiosk.getByRole('button', { name: new RegExp(NAME) }).tap();
-      await kiosk.getByLabel(/El paciente leyó o escuchó el aviso/).check();
-
       // Consent → a fresh join link for the kiosk's own patient socket.
       const linkResponse = kiosk.waitForResponse((r) => r.url().endsWith(`/api/consults/${consultId}/join-link`) && r.request().method() === 'POST');
-      await kiosk.getByRole('button', { name: 'Registrar consentimiento' }).click();
+      await kioskWaits(kiosk, NAME);
       const kioskToken = (await (await linkResponse).json()).token;
       assert.ok(kioskToken && kioskToken !== phoneToken);
       await kiosk.getByText('El enlace que se envió al teléfono del paciente ya no funciona').waitFor();
-      await kiosk.getByText('Esperando al especialista…').waitFor();
+      // The kiosk checks the clinic's link while it waits (loopback: good).
+      await kiosk.locator('.k-network[data-network="good"]', { hasText: 'Conexión de la clínica: buena para la videollamada' }).waitFor({ timeout: 20000 });
       const phone = await staffApi.get(`/api/join/${encodeURIComponent(phoneToken)}`);
       assert.equal(phone.status(), 410, 'the link sent to the phone is revoked');
       assert.equal((await ok(staffApi.get(`/api/consults/${consultId}/consents`))).find((r) => r.kind === 'privacy').method, 'kiosk_witnessed');

@@ -138,16 +138,21 @@ describe('clinic kiosk', () => {
 
   test('(c) inactivity while waiting for the specialist closes the patient socket and forgets the patient', async () => {
     const page = await ctx.newPage();
-    // Watch the page's WebSockets to see that the kiosk closes the patient's.
+    // Watch the page's WebSockets and peer connections (the network check
+    // runs while the kiosk waits) to see that the kiosk closes them.
     await page.addInitScript(() => {
-      const Native = window.WebSocket;
-      window.__sockets = [];
-      window.WebSocket = class extends Native {
-        constructor(...args) {
-          super(...args);
-          window.__sockets.push(this);
-        }
+      const watch = (name, list) => {
+        const Native = window[name];
+        window[list] = [];
+        window[name] = class extends Native {
+          constructor(...args) {
+            super(...args);
+            window[list].push(this);
+          }
+        };
       };
+      watch('WebSocket', '__sockets');
+      watch('RTCPeerConnection', '__pcs');
     });
     // Long enough that consent, the new link and the socket are done before
     // the screen gives up on a slow machine; the reset is what is tested.
@@ -160,6 +165,8 @@ describe('clinic kiosk', () => {
     await page.getByRole('heading', { name: 'Consultas de hoy en esta clínica' }).waitFor({ timeout: 20000 });
     await page.getByText('Se cerró la pantalla del paciente por falta de actividad.').waitFor();
     await until(() => page.evaluate(() => window.__sockets.every((w) => w.readyState === WebSocket.CLOSED)), { what: 'patient socket closed' });
+    assert.ok(await page.evaluate(() => window.__pcs.length > 0 && window.__pcs.every((pc) => pc.signalingState === 'closed')),
+      'the network check ran and its connection is closed');
     const left = await leftovers(page);
     assert.ok(!left.text.includes(FAMILY));
     assert.deepEqual([left.local, left.session], [0, 0]);

@@ -4,11 +4,13 @@
 // patient's video long enough for one retransmission from the very first
 // frame, before the relay has measured anything of the call
 // (web-client/js/call/playout.js). Without that, the first lost packet of
-// the patient's uplink froze the specialist's picture.
+// the patient's uplink froze the specialist's picture. The same for a clinic
+// kiosk on that link (a clinic on a satellite link): the kiosk runs the
+// check while it waits (web-client/js/kiosk/ready.js).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { callWorld, specialistEntersCall, patientWaits, freeUdpPort, startLinkEmulator, shot } from './helpers.js';
+import { callWorld, specialistEntersCall, patientWaits, kioskWaits, freeUdpPort, startLinkEmulator, newContext, apiAs, ok, shot, STAFF } from './helpers.js';
 
 const ONE_WAY_MS = 250;
 
@@ -69,5 +71,44 @@ describe('a patient on a long round trip', () => {
     // The round trip is about 2 × 250 ms; a retransmission needs that much.
     assert.ok(typeof target === 'number' && target >= 2 * ONE_WAY_MS,
       `the playout target at the first frame was ${target}, not at least ${2 * ONE_WAY_MS} ms`);
+  });
+
+  test('the same for a clinic kiosk on that link', async () => {
+    const name = 'Andrés López Díaz';
+    const staff = await apiAs(world.server.baseURL, STAFF);
+    let consultId;
+    try {
+      const specialist = await ok(world.api.get('/api/me'));
+      const patient = await ok(staff.post('/api/patients', {
+        data: { given_names: 'Andrés', family_names: 'López Díaz', date_of_birth: '1949-02-17', sex: 'M' },
+      }));
+      consultId = (await ok(staff.post('/api/consults', {
+        data: {
+          patient_id: patient.id, specialist_id: specialist.id,
+          starts_at: new Date(Date.now() + 60000).toISOString(), duration_min: 30, reason: 'Control de glucosa',
+        },
+      }))).consult.id;
+    } finally {
+      await staff.dispose();
+    }
+    const { doc } = await world.pages();
+    const kioskCtx = await newContext(world.browser, world.server.baseURL, {
+      viewport: { width: 1280, height: 800 }, hasTouch: true, permissions: ['camera', 'microphone'],
+    });
+    try {
+      const kiosk = await kioskCtx.newPage();
+      await kioskWaits(kiosk, name);
+      // The staff member sees the clinic's link judged slow, as the patient would.
+      await kiosk.locator('.k-network[data-network="fair"]').waitFor({ timeout: 20000 });
+      await shot(kiosk, 'link-rtt-02-kiosk-waiting');
+      await specialistEntersCall(doc, consultId, name);
+      const firstFrame = targetAtFirstFrame(doc);
+      await doc.locator('.room-patient').getByRole('button', { name: 'Admitir' }).click();
+      const { target } = await firstFrame;
+      assert.ok(typeof target === 'number' && target >= 2 * ONE_WAY_MS,
+        `the playout target at the kiosk's first frame was ${target}, not at least ${2 * ONE_WAY_MS} ms`);
+    } finally {
+      await kioskCtx.close();
+    }
   });
 });

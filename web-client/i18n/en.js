@@ -378,6 +378,8 @@ export default {
   kiosk_call_starting: 'Preparing the video call…',
   kiosk_call_waiting: 'Waiting for the specialist…',
   kiosk_call_waiting_hint: '{doctor} will let the patient in from their computer. The video call will start by itself on this screen.',
+  kiosk_network: 'Clinic connection',
+  kiosk_network_pending: 'testing the connection…',
   kiosk_call_failed: 'The video call could not connect on this screen. Check the internet and try again.',
   kiosk_call_retry: 'Try again',
   kiosk_call_region: "Patient's video call",

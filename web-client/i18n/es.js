@@ -379,6 +379,8 @@ export default {
   kiosk_call_starting: 'Preparando la videollamada…',
   kiosk_call_waiting: 'Esperando al especialista…',
   kiosk_call_waiting_hint: '{doctor} le dejará pasar desde su computadora. La videollamada empezará sola en esta pantalla.',
+  kiosk_network: 'Conexión de la clínica',
+  kiosk_network_pending: 'probando la conexión…',
   kiosk_call_failed: 'No se pudo conectar la videollamada en esta pantalla. Revise el internet e intente de nuevo.',
   kiosk_call_retry: 'Intentar de nuevo',
   kiosk_call_region: 'Videollamada del paciente',

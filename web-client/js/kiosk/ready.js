@@ -8,6 +8,12 @@
 // takes over with large touch controls. stopCall() closes the socket, the
 // camera and microphone and drops the token; the kiosk calls it whenever it
 // forgets the patient.
+//
+// While it waits, the kiosk runs the patient page's network check with the
+// same token (js/patient/network.js) and reports its round trips (`network`):
+// a clinic on a satellite link is the case it is for, and the specialist's
+// player then allows for that round trip from the first frame
+// (call/playout.js). The staff member sees the verdict under the wait.
 
 import { post } from '../api.js';
 import { h, replace } from '../dom.js';
@@ -15,8 +21,9 @@ import { t } from '../i18n.js';
 import { joinRoom } from '../call/signaling.js';
 import { startCall } from '../call/session.js';
 import { errorText } from '../app/ui.js';
+import { checkNetwork, rttReporter } from '../patient/network.js';
 
-/** The one call of this kiosk: { token, signaling, call, closed }. */
+/** The one call of this kiosk: { token, signaling, call, closed, netCheck, netResult, report }. */
 let current = null;
 
 /** Leaves the room, closes socket, camera and microphone, forgets the token. Idempotent. */
@@ -26,6 +33,8 @@ export function stopCall() {
   if (!s) return;
   s.closed = true;
   s.token = null;
+  s.netCheck?.abort();
+  s.netCheck = null;
   if (s.call) {
     s.call.leave(); // sends `leave`, closes the peer connection, the tracks and the socket
   } else if (s.signaling) {
@@ -43,7 +52,7 @@ export function stopCall() {
  */
 export function showReady(main, consult, { onFinish, onCallStart, onCallOver, announce }) {
   stopCall();
-  const s = { token: null, signaling: null, call: null, closed: false };
+  const s = { token: null, signaling: null, call: null, closed: false, netCheck: null, netResult: null, report: null };
   current = s;
 
   const finish = h('button', { type: 'button', class: 'btn k-big', onclick: onFinish }, t('kiosk_finish'));
@@ -56,6 +65,35 @@ export function showReady(main, consult, { onFinish, onCallStart, onCallOver, an
       h('p', { class: 'notice warn k-link-note' }, t('kiosk_link_replaced')),
       state,
       h('div', { class: 'actions' }, finish)));
+
+  const network = h('p', { class: 'k-network', 'aria-live': 'polite' });
+  const showNetwork = (level) => {
+    network.dataset.network = level;
+    replace(network, h('strong', {}, `${t('kiosk_network')}: `), level === 'pending' ? t('kiosk_network_pending') : t(`network_${level}`));
+  };
+
+  /**
+   * One check per patient on screen; its first round trip goes out at once,
+   * then its result, on the socket open then (a retried socket gets the
+   * result when it opens).
+   */
+  function checkLink(signaling) {
+    s.report = rttReporter(signaling);
+    if (s.netCheck) {
+      if (s.netResult) s.report(s.netResult.rttMs);
+      return;
+    }
+    s.netCheck = new AbortController();
+    showNetwork('pending');
+    checkNetwork(s.token, { onFirstRtt: (rtt) => s.report(rtt), signal: s.netCheck.signal })
+      .catch(() => ({ level: 'none', rttMs: null }))
+      .then((result) => {
+        if (s.closed) return;
+        s.netResult = result;
+        s.report(result.rttMs);
+        showNetwork(result.level);
+      });
+  }
 
   const showProblem = (text) => {
     if (s.closed || s.call) return;
@@ -97,6 +135,7 @@ export function showReady(main, consult, { onFinish, onCallStart, onCallOver, an
         return;
       }
       s.signaling = signaling;
+      checkLink(signaling);
       signaling.on('admitted', admitted);
       signaling.on('ended', () => {
         if (s.closed || s.call) return;
@@ -114,7 +153,8 @@ export function showReady(main, consult, { onFinish, onCallStart, onCallOver, an
       replace(state, h('div', { class: 'k-call-wait', role: 'status' },
         h('span', { class: 'k-call-pulse', 'aria-hidden': 'true' }),
         h('p', { class: 'k-call-wait-title' }, t('kiosk_call_waiting')),
-        h('p', {}, t('kiosk_call_waiting_hint', { doctor: consult.specialist_name }))));
+        h('p', {}, t('kiosk_call_waiting_hint', { doctor: consult.specialist_name })),
+        network));
     } catch (err) {
       if (s.closed) return;
       // A refused socket (link not open yet, consult closed) or an API error.

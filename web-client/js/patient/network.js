@@ -17,15 +17,22 @@ const CONNECT_WITHIN_MS = 12000;
 /** The most a `network` message may report (the server's MAX_LINK_RTT_MS). */
 const MAX_LINK_RTT_MS = 10000;
 
-function connected(pc, timeoutMs) {
+// close() fires no connectionstatechange, so an abort is listened to here.
+function connected(pc, timeoutMs, signal) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new Error('timeout')); }, timeoutMs);
+    const aborted = () => { cleanup(); reject(new Error('aborted')); };
     const check = () => {
       if (pc.connectionState === 'connected') { cleanup(); resolve(); }
       else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') { cleanup(); reject(new Error(pc.connectionState)); }
     };
-    const cleanup = () => { clearTimeout(timer); pc.removeEventListener('connectionstatechange', check); };
+    const cleanup = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('connectionstatechange', check);
+      signal?.removeEventListener('abort', aborted);
+    };
     pc.addEventListener('connectionstatechange', check);
+    signal?.addEventListener('abort', aborted);
     check();
   });
 }
@@ -50,12 +57,18 @@ export function verdict({ connectMs, rttMs, tcp }) {
 /**
  * `onFirstRtt(ms)`: called with the first round trip measured, as soon as
  * the check connects (1.5 s before the result): the waiting room reports it.
+ * `signal`: an AbortSignal that ends the check at once (the kiosk forgets
+ * the patient); the result is then `none`.
  */
-export async function checkNetwork(token, { onFirstRtt = () => {} } = {}) {
+export async function checkNetwork(token, { onFirstRtt = () => {}, signal } = {}) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   const path = `/join/${encodeURIComponent(token)}/network-check`;
   let checkId = null;
+  // Closing the connection makes every wait below end at once.
+  const abort = () => pc.close();
+  signal?.addEventListener('abort', abort);
   try {
+    if (signal?.aborted) return { level: 'none', rttMs: null, tcp: false };
     pc.addTransceiver('audio', { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
     const started = performance.now();
@@ -63,7 +76,7 @@ export async function checkNetwork(token, { onFirstRtt = () => {} } = {}) {
     checkId = check.check_id;
     await pc.setRemoteDescription({ type: 'answer', sdp: check.sdp });
     try {
-      await connected(pc, CONNECT_WITHIN_MS);
+      await connected(pc, CONNECT_WITHIN_MS, signal);
     } catch {
       return { level: 'none', rttMs: null, tcp: false };
     }
@@ -72,11 +85,16 @@ export async function checkNetwork(token, { onFirstRtt = () => {} } = {}) {
     // consent check a second or two later says more about a busy link.
     let figures = await pairFigures(pc);
     if (figures.rttMs !== null) onFirstRtt(figures.rttMs);
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => {
+      const timer = setTimeout(r, 1500);
+      signal?.addEventListener('abort', () => { clearTimeout(timer); r(); }, { once: true });
+    });
+    if (signal?.aborted) return { level: 'none', rttMs: null, tcp: false };
     const later = await pairFigures(pc);
     if (later.rttMs !== null) figures = later;
     return { level: verdict({ connectMs, ...figures }), ...figures };
   } finally {
+    signal?.removeEventListener('abort', abort);
     pc.close();
     if (checkId) api('DELETE', `${path}/${encodeURIComponent(checkId)}`).catch(() => {});
   }
@@ -89,4 +107,17 @@ export async function checkNetwork(token, { onFirstRtt = () => {} } = {}) {
  */
 export function reportable(rttMs) {
   return Number.isInteger(rttMs) && rttMs >= 0 && rttMs <= MAX_LINK_RTT_MS;
+}
+
+/**
+ * A function that sends a round trip (ms) on `signaling` as a `network`
+ * message: only figures the server takes, each change once.
+ */
+export function rttReporter(signaling) {
+  let reported = null;
+  return (rttMs) => {
+    if (!reportable(rttMs) || rttMs === reported) return;
+    reported = rttMs;
+    signaling.send({ type: 'network', rtt_ms: rttMs });
+  };
 }

@@ -10,7 +10,7 @@ import { h, replace } from '../dom.js';
 import { t, locale } from '../i18n.js';
 import { go, say } from './main.js';
 import { joinRoom } from '../call/signaling.js';
-import { reportable } from './network.js';
+import { rttReporter } from './network.js';
 
 const CHECK_EVERY_MS = 20000;
 
@@ -75,12 +75,7 @@ function openRoom(flow) {
       // The device step's check's round trips as they come (the patient
       // may have come in before it ended), in the waiting room or already
       // in the call: the first one measured, then the check's result.
-      let reported = null;
-      const report = (rtt) => {
-        if (!reportable(rtt) || rtt === reported) return;
-        reported = rtt;
-        signaling.send({ type: 'network', rtt_ms: rtt });
-      };
+      const report = rttReporter(signaling);
       Promise.resolve(flow.networkFirstRtt)
         .then(report)
         .then(() => flow.networkCheck)
