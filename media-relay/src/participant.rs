@@ -336,6 +336,7 @@ impl Participant {
                         let Some(layer) = video.layer_of(data.rid) else { return };
                         video.record(data.network_time, layer, data.data.len());
                         if data.is_keyframe() {
+                            tracing::debug!(participant = %self.id, layer = layer.index(), bytes = data.data.len(), "keyframe received");
                             video.keyframes.keyframe_received(layer);
                         }
                         let (first, last) = (**data.seq_range.start(), **data.seq_range.end());
@@ -401,6 +402,9 @@ impl Participant {
                 // stream goes on at the next keyframe, asked for once the
                 // queue drains (a keyframe asked for now would only join
                 // the queue).
+                if video.rewriter.current().is_some() {
+                    tracing::debug!(participant = %self.id, origin, "send queue full: video skipped until a keyframe");
+                }
                 video.rewriter.drop_current();
                 self.stats.video_frames_skipped += 1;
                 return None;
@@ -452,6 +456,7 @@ impl Participant {
                 match video.rewriter.rewrite(at, layer, &packet) {
                     Decision::Forward(f) => {
                         if packet.keyframe_start {
+                            tracing::debug!(participant = %self.id, origin, layer = layer.index(), bytes = data.data.len(), "keyframe forwarded");
                             video.last_keyframe = Some(KeyframeWritten {
                                 at,
                                 bytes: data.data.len(),
@@ -507,6 +512,7 @@ impl Participant {
         };
         let Some(video) = &mut track.video else { return };
         if video.keyframes.request(now, layer) {
+            tracing::debug!(participant = %self.id, layer = layer.index(), "keyframe requested");
             let rid = video.rid_of(layer);
             if let Some(mut writer) = self.rtc.writer(mid_in) {
                 // Fails when the peer negotiated no PLI/FIR; nothing more to do then.
@@ -521,6 +527,7 @@ impl Participant {
             let Some(video) = &mut track.video else { continue };
             let due = video.keyframes.handle_timeout(now);
             for layer in due.iter() {
+                tracing::debug!(participant = %self.id, layer = layer.index(), "keyframe requested after its quiet period");
                 let rid = video.rid_of(layer);
                 if let Some(mut writer) = self.rtc.writer(track.mid) {
                     let _ = writer.request_keyframe(rid, KeyframeRequestKind::Pli);
