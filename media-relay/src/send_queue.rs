@@ -13,8 +13,10 @@
 //! "More than the limit" is judged two ways, whichever trips first:
 //! - by **age**: the oldest unsent packet has waited longer than the limit;
 //! - by **size**: the queue would take longer than the limit to leave at the
-//!   pacing rate. When the estimate falls (a step-down), this trips as soon as
-//!   the estimate does. Judged by age alone, the queue first filled with half
+//!   pacing rate (the pacer's current figure where it is under the estimate
+//!   the relay allocates by: `Participant::pacing_estimate`, decision 0013).
+//!   When the estimate falls (a step-down), this trips as soon as
+//!   the pacer slows. Judged by age alone, the queue first filled with half
 //!   a second of the old layer's rate, which then took seconds to leave at
 //!   the new one: a 3.6 s freeze on `bench/bench rural --profile step-down`.
 //!
@@ -174,8 +176,8 @@ impl WrittenLog {
 }
 
 /// Whether the queue holds more than `limit` of video beyond the latest
-/// keyframe. `estimate_bps`: the relay's estimate toward the subscriber, if
-/// it has one (without, only the age counts).
+/// keyframe. `estimate_bps`: the rate str0m paces video toward the
+/// subscriber at, as far as the relay knows (without, only the age counts).
 pub fn congested(
     now: Instant,
     queue: QueueNow,
