@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reportable, verdict } from '../../web-client/js/patient/network.js';
+import { reportable, rttReporter, verdict } from '../../web-client/js/patient/network.js';
 
 test("a check's round trip is reported as measured", () => {
   for (const rtt of [640, 0, 10000]) assert.equal(reportable(rtt), true, String(rtt));
@@ -21,4 +21,19 @@ test('the verdict the patient sees', () => {
   assert.equal(verdict({ connectMs: 300, rttMs: 40, tcp: true }), 'fair');
   assert.equal(verdict({ connectMs: 7000, rttMs: 40, tcp: false }), 'poor');
   assert.equal(verdict({ connectMs: 300, rttMs: null, tcp: false }), 'poor');
+});
+
+test('each round trip goes out once, and again after a socket refused it', () => {
+  const sent = [];
+  let open = true;
+  const report = rttReporter({ send: (msg) => { if (!open) return false; sent.push(msg); return true; } });
+  report(640);
+  report(640);
+  report(null);
+  open = false;
+  report(700);
+  open = true;
+  report(700);
+  report(700);
+  assert.deepEqual(sent, [{ type: 'network', rtt_ms: 640 }, { type: 'network', rtt_ms: 700 }]);
 });

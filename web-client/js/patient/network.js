@@ -2,7 +2,8 @@
 // relay (POST /api/join/<token>/network-check), with no media from us (one
 // receive-only audio line), to learn before the waiting room whether a call
 // gets through this network and how slow the round trip is. The relay ends
-// the check by itself after 20 s; we end it as soon as we know.
+// the check by itself after 20 s; we end it as soon as we know. The clinic
+// kiosk runs the same check while it waits (js/kiosk/ready.js).
 //
 // Result: { level: 'good' | 'fair' | 'poor' | 'none', rttMs, tcp }.
 //   none — no connection within the time limit (a video call would fail too);
@@ -111,13 +112,13 @@ export function reportable(rttMs) {
 
 /**
  * A function that sends a round trip (ms) on `signaling` as a `network`
- * message: only figures the server takes, each change once.
+ * message: only figures the server takes, each change once (a send the
+ * closed socket refused does not count).
  */
 export function rttReporter(signaling) {
   let reported = null;
   return (rttMs) => {
     if (!reportable(rttMs) || rttMs === reported) return;
-    reported = rttMs;
-    signaling.send({ type: 'network', rtt_ms: rttMs });
+    if (signaling.send({ type: 'network', rtt_ms: rttMs }) !== false) reported = rttMs;
   };
 }
