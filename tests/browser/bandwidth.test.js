@@ -10,7 +10,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  shot, until, inbound, mediaFlows, callWorldBehindLink, specialistEntersCall, patientWaits,
+  shot, until, inbound, mediaFlows, callWorld, specialistEntersCall, patientWaits, freeUdpPort, startLinkEmulator,
 } from './helpers.js';
 
 /** The active flag of each of the page's outgoing video encodings, by RID. */
@@ -26,15 +26,18 @@ describe('a patient on a very slow link', () => {
   let world;
 
   before(async () => {
-    world = await callWorldBehindLink({
+    const port = await freeUdpPort();
+    link = await startLinkEmulator(`127.0.0.1:${port}`);
+    world = await callWorld({
+      config: { media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr },
       patient: { given_names: 'Tomás', family_names: 'Hernández Ruiz', date_of_birth: '1949-02-11', sex: 'M' },
       reason: 'Control de hipertensión',
     });
-    link = world.link;
   });
 
   after(async () => {
     await world?.stop();
+    link?.stop();
   });
 
   test('video pauses with a plain message, audio goes on, video comes back', async () => {

@@ -173,23 +173,6 @@ export async function callWorld({ config = {}, patient, reason }) {
   };
 }
 
-/**
- * callWorld with the patient's media crossing a `link-emulator` started in
- * front of the relay with `linkArgs`; `link` is the emulator (`set`, `stop`)
- * and `stop()` also stops it.
- */
-export async function callWorldBehindLink({ linkArgs = [], config = {}, ...rest }) {
-  const port = await freeUdpPort();
-  const link = await startLinkEmulator(`127.0.0.1:${port}`, linkArgs);
-  try {
-    const world = await callWorld({ config: { media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr, ...config }, ...rest });
-    return { ...world, link, async stop() { await world.stop(); link.stop(); } };
-  } catch (err) {
-    link.stop();
-    throw err;
-  }
-}
-
 /** A phone-sized browser context for a patient, camera and microphone allowed. */
 export function phoneContext(browser) {
   return newContext(browser, undefined, {

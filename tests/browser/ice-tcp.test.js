@@ -7,7 +7,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { shot, mediaFlows, callWorldBehindLink, specialistEntersCall } from './helpers.js';
+import { shot, mediaFlows, callWorld, specialistEntersCall, freeUdpPort, startLinkEmulator } from './helpers.js';
 
 /** The transport of the page's selected ICE candidate pair ('udp' or 'tcp'). */
 function selectedProtocol(page) {
@@ -24,16 +24,18 @@ describe('a patient whose network blocks UDP', () => {
   let world;
 
   before(async () => {
-    world = await callWorldBehindLink({
-      linkArgs: ['--loss-pct', '100'],
+    const port = await freeUdpPort();
+    link = await startLinkEmulator(`127.0.0.1:${port}`, ['--loss-pct', '100']);
+    world = await callWorld({
+      config: { media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr },
       patient: { given_names: 'Jacinta', family_names: 'Ruiz Ortega', date_of_birth: '1988-10-02', sex: 'F' },
       reason: 'Revisión de resultados',
     });
-    link = world.link;
   });
 
   after(async () => {
     await world?.stop();
+    link?.stop();
   });
 
   test('the call runs over ICE-TCP on the relay port', async () => {

@@ -10,7 +10,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { callWorldBehindLink, specialistEntersCall, patientWaits, kioskWaits, newContext, apiAs, ok, shot, STAFF } from './helpers.js';
+import { callWorld, specialistEntersCall, patientWaits, kioskWaits, freeUdpPort, startLinkEmulator, newContext, apiAs, ok, shot, STAFF } from './helpers.js';
 
 const ONE_WAY_MS = 250;
 
@@ -36,15 +36,17 @@ function targetAtFirstFrame(page) {
 }
 
 describe('a patient on a long round trip', () => {
+  let link;
   let world;
 
   before(async () => {
-    world = await callWorldBehindLink({
-      linkArgs: ['--delay-ms', String(ONE_WAY_MS)],
+    const port = await freeUdpPort();
+    link = await startLinkEmulator(`127.0.0.1:${port}`, ['--delay-ms', String(ONE_WAY_MS)]);
+    world = await callWorld({
       // No ICE-TCP: the relay's TCP candidate is its own port, past the
       // emulator, and the check would measure loopback (bench/rural does
       // the same).
-      config: { media_tcp: false },
+      config: { media_addr: `127.0.0.1:${port}`, media_patient_via: link.addr, media_tcp: false },
       patient: { given_names: 'Lucía', family_names: 'Cruz Ramírez', date_of_birth: '1958-10-03', sex: 'F' },
       reason: 'Revisión de retinopatía',
     });
@@ -52,6 +54,7 @@ describe('a patient on a long round trip', () => {
 
   after(async () => {
     await world?.stop();
+    link?.stop();
   });
 
   test("the specialist's player allows for the patient's round trip from the first frame", async () => {
