@@ -173,6 +173,12 @@ fn allocate_for(
     let affordable = s.allocator.affordable(estimate, &if_sent, audio_tracks);
     s.allocator.note_if_sent(now, &affordable);
     let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
+    tracing::trace!(
+        participant = %s.id, estimate, share,
+        layers = ?tracks.iter().map(|t| t.layers).collect::<Vec<_>>(),
+        targets = ?allocations.iter().map(|a| a.target).collect::<Vec<_>>(),
+        "allocated"
+    );
 
     let congested = s.congested_video(now);
     let mut allocated = s.allocator.audio_reserve(audio_tracks);

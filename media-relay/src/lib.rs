@@ -40,6 +40,7 @@
 //! | [`allocator`] | per subscriber: which layer of each video track fits the estimate, or pause |
 //! | [`nack`] | per subscriber and track: answer NACKs from recent packets, throttled per RTT |
 //! | `outage` | a participant's link going silent and coming back: hold, then restart, the estimate |
+//! | `nack_pause` | which layers of a published video the relay NACKs: none just after an outage, only the lowest on a congested uplink |
 //! | [`keyframe`] | per publisher track: merge and throttle keyframe requests |
 //!
 //! # What flows

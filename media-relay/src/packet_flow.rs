@@ -13,33 +13,56 @@
 //! Why not str0m's packet counts (its ingress stats): they include
 //! retransmissions. Read every 250 ms, in one of six satellite runs the
 //! count of a layer that had stopped went on growing, and the stall waited
-//! the round-trip rule (2.3 s frozen); its cause was not looked into.
+//! the round-trip rule (2.3 s frozen).
+//!
+//! Only a time later than any seen on the same SSRC is new media. str0m's
+//! newest time is that of the last packet it took as media, and some
+//! resent packets count: after the patient's uplink collapsed, the time of
+//! its stopped 480p went on changing for 3 s, back and forth below the last
+//! frame it had encoded, while its browser sent nothing but retransmissions
+//! on that layer (`bench/bench rural --profile step-down`, read every
+//! 200 ms with a trace log).
 
 use std::time::{Duration, Instant};
 
 use crate::layer::{Layer, MAX_LAYERS};
 
-/// Per layer: the newest media RTP time seen, and when it last moved.
+/// Per layer: the SSRC, the latest media RTP time seen on it, and when
+/// that last moved forward.
 #[derive(Debug, Clone, Default)]
 pub struct PacketFlow {
-    last: [Option<(u64, Instant)>; MAX_LAYERS],
+    last: [Option<Seen>; MAX_LAYERS],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    ssrc: u32,
+    latest: u64,
+    moved: Instant,
 }
 
 impl PacketFlow {
-    /// `newest`: the layer's newest media RTP time (extended), read at `at`.
-    /// Any change counts as new media (a new SSRC starts its time afresh).
-    pub fn note(&mut self, layer: Layer, newest: u64, at: Instant) {
+    /// `newest`: the RTP time (extended) of the newest media packet on the
+    /// layer's stream `ssrc`, read at `at`. New media is a later time, or a
+    /// new SSRC (its time starts afresh, anywhere).
+    pub fn note(&mut self, layer: Layer, ssrc: u32, newest: u64, at: Instant) {
         let last = &mut self.last[layer.index()];
         match *last {
-            Some((seen, _)) if seen == newest => {}
-            _ => *last = Some((newest, at)),
+            Some(seen) if seen.ssrc == ssrc && newest <= seen.latest => {}
+            _ => {
+                *last = Some(Seen {
+                    ssrc,
+                    latest: newest,
+                    moved: at,
+                })
+            }
         }
     }
 
     /// Whether no new media of `layer` has come for `quiet` by `now`; false
     /// while nothing is known.
     pub fn silent_for(&self, layer: Layer, now: Instant, quiet: Duration) -> bool {
-        self.last[layer.index()].is_some_and(|(_, moved)| now.saturating_duration_since(moved) >= quiet)
+        self.last[layer.index()].is_some_and(|seen| now.saturating_duration_since(seen.moved) >= quiet)
     }
 }
 
@@ -56,19 +79,35 @@ mod tests {
         assert!(!flow.silent_for(Layer::MID, at(0), quiet), "nothing known yet");
         // Read every 200 ms; 30 fps at 90 kHz moves 3000 ticks a frame.
         for ms in (0..1000).step_by(200) {
-            flow.note(Layer::MID, 90 * ms, at(ms));
-            flow.note(Layer::LOW, 90 * ms + 7, at(ms));
+            flow.note(Layer::MID, 1, 90 * ms, at(ms));
+            flow.note(Layer::LOW, 2, 90 * ms + 7, at(ms));
         }
         assert!(!flow.silent_for(Layer::MID, at(1000), quiet));
         // The publisher stops the layer: its newest media stays where it was.
         for ms in (1000..2000).step_by(200) {
-            flow.note(Layer::MID, 90 * 800, at(ms));
+            flow.note(Layer::MID, 1, 90 * 800, at(ms));
         }
         assert!(!flow.silent_for(Layer::MID, at(1299), quiet), "moved at 800 ms");
         assert!(flow.silent_for(Layer::MID, at(1300), quiet));
         assert!(!flow.silent_for(Layer::LOW, at(1000), quiet), "per layer");
         // It comes back, on a new SSRC whose time starts lower.
-        flow.note(Layer::MID, 42, at(2000));
+        flow.note(Layer::MID, 3, 42, at(2000));
         assert!(!flow.silent_for(Layer::MID, at(2000), quiet));
+    }
+
+    #[test]
+    fn older_times_on_the_same_stream_are_not_new_media() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let quiet = Duration::from_millis(500);
+        let mut flow = PacketFlow::default();
+        flow.note(Layer::MID, 1, 90 * 1000, at(0));
+        // Resent packets of the last second, read every 200 ms.
+        for (i, ms) in (200..1400).step_by(200).enumerate() {
+            flow.note(Layer::MID, 1, 90 * (900 - 50 * i as u64), at(ms));
+        }
+        assert!(flow.silent_for(Layer::MID, at(1400), quiet), "nothing new since 0 ms");
+        flow.note(Layer::MID, 1, 90 * 1033, at(1400));
+        assert!(!flow.silent_for(Layer::MID, at(1400), quiet), "a new frame");
     }
 }

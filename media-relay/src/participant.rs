@@ -31,6 +31,12 @@ impl Participant {
     }
 }
 
+/// How long after a report of heavy loss toward the relay the participant's
+/// uplink counts as congested, so that only its lowest layer is repaired
+/// (`nack_pause.rs`): a few reports, so one clean report in the middle of a
+/// collapse does not let the higher layers' NACKs through.
+const CONGESTION_REMEMBERED: Duration = Duration::from_secs(1);
+
 /// A track the participant sends to the relay.
 #[derive(Debug)]
 pub(crate) struct TrackIn {
@@ -247,18 +253,16 @@ impl Participant {
     /// sees the first datagram after the outage, which reveals the gap.
     pub fn pause_video_nacks(&mut self) {
         for track in &mut self.tracks_in {
-            let Some(video) = &track.video else { continue };
-            for rid in (0..video.layer_count()).filter_map(Layer::new).map(|l| video.rid_of(l)) {
-                if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(track.mid, rid) {
-                    stream.suppress_nack(true);
-                }
+            if track.video.is_some() {
+                track.nack_pause.pause();
+                tell_nack_changes(&mut self.rtc, &self.id, track);
             }
-            track.nack_pause.pause();
         }
     }
 
     /// Reads, per layer of each simulcast video it publishes, the RTP time
-    /// of the newest media packet str0m has received (`packet_flow.rs`).
+    /// of the newest media packet str0m has received (`packet_flow.rs`),
+    /// and applies the NACK rules that follow the publisher's uplink.
     pub fn note_newest_media(&mut self, now: Instant) {
         for track in &mut self.tracks_in {
             let Some(video) = track.video.as_mut().filter(|v| v.is_simulcast()) else {
@@ -268,10 +272,23 @@ impl Participant {
                 let mut api = self.rtc.direct_api();
                 let newest = api
                     .stream_rx_by_mid(track.mid, video.rid_of(layer))
-                    .and_then(|s| s.last_time());
-                if let Some(newest) = newest {
-                    video.note_newest_media(layer, newest.numer(), now);
+                    .and_then(|s| Some((*s.ssrc(), s.last_time()?)));
+                if let Some((ssrc, newest)) = newest {
+                    video.note_newest_media(layer, ssrc, newest.numer(), now);
                 }
+            }
+        }
+        self.tell_nack_rules(now);
+    }
+
+    /// Applies the NACK rules that follow the publisher's uplink and layers
+    /// (`nack_pause.rs`) to str0m, where they changed.
+    fn tell_nack_rules(&mut self, now: Instant) {
+        let congested = self.stats.heavy_loss_in_within(now, CONGESTION_REMEMBERED);
+        for track in &mut self.tracks_in {
+            if track.video.as_ref().is_some_and(PublishedVideo::is_simulcast) {
+                track.nack_pause.set_congested(congested);
+                tell_nack_changes(&mut self.rtc, &self.id, track);
             }
         }
     }
@@ -312,6 +329,8 @@ impl Participant {
         self.stats.on_event(&event);
         if let Event::PeerStats(s) = &event {
             tracing::trace!(participant = %self.id, pacer_bps = s.bwe_tx.map(|b| b.as_u64()), "peer stats");
+            // At once: every NACK sent for a congested uplink meanwhile costs it.
+            self.tell_nack_rules(s.timestamp);
         }
         match event {
             Event::Connected => {
@@ -356,15 +375,15 @@ impl Participant {
                             tracing::debug!(participant = %self.id, layer = layer.index(), bytes = data.data.len(), "keyframe received");
                             video.keyframes.keyframe_received(layer);
                         }
-                        let (first, last) = (**data.seq_range.start(), **data.seq_range.end());
-                        if track.nack_pause.on_frame(layer, first, last) {
-                            if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(data.mid, data.rid) {
-                                stream.suppress_nack(false);
-                            }
-                        }
                         Some(layer)
                     }
                 };
+                if let Some(layer) = layer {
+                    let (first, last) = (**data.seq_range.start(), **data.seq_range.end());
+                    if track.nack_pause.on_frame(layer, first, last) {
+                        tell_nack_changes(&mut self.rtc, &self.id, track);
+                    }
+                }
                 propagate.push(Propagate::Media {
                     origin: self.id.clone(),
                     layer,
@@ -617,6 +636,23 @@ impl Participant {
                 OutState::Negotiating(mid) | OutState::Open(mid) => OutState::ToStop(mid),
                 s => s,
             };
+        }
+    }
+}
+
+/// Tells str0m which layers of `track` to NACK, where that changed
+/// (`nack_pause.rs`).
+fn tell_nack_changes(rtc: &mut Rtc, participant: &str, track: &mut TrackIn) {
+    let Some(video) = &track.video else { return };
+    for (layer, suppress) in track.nack_pause.changes(video.layer_count()) {
+        tracing::debug!(
+            participant,
+            layer = layer.index(),
+            suppress,
+            "NACKs of a layer suppressed or resumed"
+        );
+        if let Some(stream) = rtc.direct_api().stream_rx_by_mid(track.mid, video.rid_of(layer)) {
+            stream.suppress_nack(suppress);
         }
     }
 }

@@ -291,9 +291,9 @@ impl PublishedVideo {
     }
 
     /// The RTP time (extended) of the newest media packet str0m has received
-    /// on `layer`, read at `at`.
-    pub fn note_newest_media(&mut self, layer: Layer, newest: u64, at: Instant) {
-        self.packets.note(layer, newest, at);
+    /// on `layer`'s stream `ssrc`, read at `at`.
+    pub fn note_newest_media(&mut self, layer: Layer, ssrc: u32, newest: u64, at: Instant) {
+        self.packets.note(layer, ssrc, newest, at);
     }
 
     /// Whether higher layer `i` has stalled (see [`STALL_AFTER`]).
@@ -593,14 +593,14 @@ mod tests {
         v.note_publisher_rtt(Some(Duration::from_millis(640)));
         // Read every 200 ms: both layers' newest media moves until f stops.
         for ms in (0..4000).step_by(200) {
-            v.note_newest_media(Layer::LOW, 90 * ms, at(ms));
-            v.note_newest_media(Layer::MID, 90 * ms, at(ms));
+            v.note_newest_media(Layer::LOW, 1, 90 * ms, at(ms));
+            v.note_newest_media(Layer::MID, 2, 90 * ms, at(ms));
         }
         for ms in (4000..6000).step_by(33) {
             v.record(at(ms), Layer::LOW, 600);
             if ms % 200 < 33 {
-                v.note_newest_media(Layer::LOW, 90 * ms, at(ms));
-                v.note_newest_media(Layer::MID, 90 * 3800, at(ms));
+                v.note_newest_media(Layer::LOW, 1, 90 * ms, at(ms));
+                v.note_newest_media(Layer::MID, 2, 90 * 3800, at(ms));
             }
             let rates = v.layer_rates(at(ms));
             let quiet = ms - 3993;
@@ -616,7 +616,7 @@ mod tests {
         let mut held = two_layers_for_four_seconds(at);
         held.note_publisher_rtt(Some(Duration::from_millis(640)));
         for ms in (0..5500).step_by(200) {
-            held.note_newest_media(Layer::MID, 90 * ms, at(ms));
+            held.note_newest_media(Layer::MID, 2, 90 * ms, at(ms));
         }
         for ms in (4000..5500).step_by(33) {
             held.record(at(ms), Layer::LOW, 600);

@@ -21,8 +21,9 @@ pub const STATS_INTERVAL: Duration = Duration::from_millis(250);
 /// keyframe or not, and its bitrate swings with that.
 pub const AVERAGE_OVER: Duration = Duration::from_secs(1);
 
-/// Loss toward the participant from which its link is congested, not merely
-/// lossy; [`StatsCollector::heavy_loss_out_at`] remembers when it was last seen.
+/// Loss on a participant's link from which the link is congested, not merely
+/// lossy; [`StatsCollector::heavy_loss_out_at`] and
+/// [`StatsCollector::heavy_loss_in_at`] remember when it was last seen.
 pub const HEAVY_LOSS: f32 = 0.1;
 
 /// One participant's link as the relay sees it, at one moment.
@@ -82,6 +83,9 @@ pub struct StatsCollector {
     pub loss_out: Option<f32>,
     /// When loss toward the participant was last [`HEAVY_LOSS`] or more.
     pub heavy_loss_out_at: Option<Instant>,
+    /// When loss toward the relay was last [`HEAVY_LOSS`] or more, in one
+    /// report (not averaged: its uplink congested).
+    pub heavy_loss_in_at: Option<Instant>,
     /// str0m's estimate toward the participant as its pacer follows it now
     /// (the one its events report is an average of the last 3 s).
     pub pacer_estimate_bps: Option<u64>,
@@ -107,6 +111,9 @@ impl StatsCollector {
                     }
                 }
                 self.peer_counters.push_back((at, rx, tx));
+                if s.ingress_loss_fraction.is_some_and(|l| l >= HEAVY_LOSS) {
+                    self.heavy_loss_in_at = Some(at);
+                }
                 if let Some(loss) = s.ingress_loss_fraction {
                     // Dropped once older than the span, with the counters
                     // (`keep_span` keeps one entry older than it, which
@@ -147,6 +154,12 @@ impl StatsCollector {
     /// Whether loss toward the participant was heavy within `within` of `now`.
     pub fn heavy_loss_out_within(&self, now: Instant, within: Duration) -> bool {
         self.heavy_loss_out_at
+            .is_some_and(|at| now.saturating_duration_since(at) < within)
+    }
+
+    /// Whether loss toward the relay was heavy within `within` of `now`.
+    pub fn heavy_loss_in_within(&self, now: Instant, within: Duration) -> bool {
+        self.heavy_loss_in_at
             .is_some_and(|at| now.saturating_duration_since(at) < within)
     }
 
@@ -231,5 +244,19 @@ mod tests {
         assert_eq!(c.loss_out, Some(0.0));
         assert!(c.heavy_loss_out_within(t0 + Duration::from_secs(10), Duration::from_secs(10)));
         assert!(!c.heavy_loss_out_within(t0 + Duration::from_secs(11), Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn one_report_of_heavy_loss_toward_the_relay_is_remembered() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let second = Duration::from_secs(1);
+        let mut c = StatsCollector::default();
+        c.on_event(&report(at(0), 0, 0, Some(0.05), None));
+        assert!(!c.heavy_loss_in_within(at(0), second));
+        c.on_event(&report(at(250), 0, 0, Some(0.3), None));
+        c.on_event(&report(at(500), 0, 0, Some(0.0), None));
+        assert!(c.heavy_loss_in_within(at(1249), second), "whatever the average");
+        assert!(!c.heavy_loss_in_within(at(1250), second));
     }
 }
