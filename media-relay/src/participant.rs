@@ -281,8 +281,8 @@ impl Participant {
         self.tell_nack_rules(now);
     }
 
-    /// Applies the NACK rules that follow the publisher's uplink and layers
-    /// (`nack_pause.rs`) to str0m, where they changed.
+    /// Applies the NACK rule that follows the participant's uplink
+    /// (congested or not: `nack_pause.rs`) to str0m, where it changed.
     fn tell_nack_rules(&mut self, now: Instant) {
         let congested = self.stats.heavy_loss_in_within(now, CONGESTION_REMEMBERED);
         for track in &mut self.tracks_in {
