@@ -214,7 +214,8 @@ impl Participant {
     }
 
     /// The rate str0m's pacer sends at now, as far as the relay knows: the
-    /// lower of [`Self::estimate_now`] and the pacer's own figure. A send
+    /// lower of str0m's reported estimate and the pacer's own figure (the
+    /// same as the lower of [`Self::estimate_now`] and the pacer's). A send
     /// queue is judged by how long it takes to leave at this rate
     /// (`send_queue.rs`): on a collapse the pacer slows a few hundred
     /// milliseconds before it is under half the reported average (when the
@@ -224,7 +225,7 @@ impl Participant {
     /// still judged by 1.18 and 0.95 Mbit/s, writing 480p at 0.95 Mbit/s for
     /// another 0.3 s).
     pub fn pacing_estimate(&self) -> Option<u64> {
-        lower_of(self.estimate_now(), self.stats.pacer_estimate_bps)
+        lower_of(self.estimate_bps, self.stats.pacer_estimate_bps)
     }
 
     /// Whether [`Self::estimate_now`] is the pacer's: the link toward this
@@ -261,8 +262,7 @@ impl Participant {
     }
 
     /// Reads, per layer of each simulcast video it publishes, the RTP time
-    /// of the newest media packet str0m has received (`packet_flow.rs`),
-    /// and applies the NACK rules that follow the publisher's uplink.
+    /// of the newest media packet str0m has received (`packet_flow.rs`).
     pub fn note_newest_media(&mut self, now: Instant) {
         for track in &mut self.tracks_in {
             let Some(video) = track.video.as_mut().filter(|v| v.is_simulcast()) else {
@@ -278,11 +278,12 @@ impl Participant {
                 }
             }
         }
-        self.tell_nack_rules(now);
     }
 
     /// Applies the NACK rule that follows the participant's uplink
-    /// (congested or not: `nack_pause.rs`) to str0m, where it changed.
+    /// (congested or not: `nack_pause.rs`) to str0m, where it changed. Run
+    /// on each stats report (every 250 ms), which is what sets and ends a
+    /// congestion.
     fn tell_nack_rules(&mut self, now: Instant) {
         let congested = self.stats.heavy_loss_in_within(now, CONGESTION_REMEMBERED);
         for track in &mut self.tracks_in {
@@ -329,7 +330,8 @@ impl Participant {
         self.stats.on_event(&event);
         if let Event::PeerStats(s) = &event {
             tracing::trace!(participant = %self.id, pacer_bps = s.bwe_tx.map(|b| b.as_u64()), "peer stats");
-            // At once: every NACK sent for a congested uplink meanwhile costs it.
+            // At once, not at the next adaptation pass: every NACK sent for
+            // a congested uplink meanwhile costs it.
             self.tell_nack_rules(s.timestamp);
         }
         match event {

@@ -153,14 +153,12 @@ impl StatsCollector {
 
     /// Whether loss toward the participant was heavy within `within` of `now`.
     pub fn heavy_loss_out_within(&self, now: Instant, within: Duration) -> bool {
-        self.heavy_loss_out_at
-            .is_some_and(|at| now.saturating_duration_since(at) < within)
+        seen_within(self.heavy_loss_out_at, now, within)
     }
 
     /// Whether loss toward the relay was heavy within `within` of `now`.
     pub fn heavy_loss_in_within(&self, now: Instant, within: Duration) -> bool {
-        self.heavy_loss_in_at
-            .is_some_and(|at| now.saturating_duration_since(at) < within)
+        seen_within(self.heavy_loss_in_at, now, within)
     }
 
     pub fn nacks(&self) -> u64 {
@@ -183,6 +181,11 @@ fn keep_span(counters: &mut VecDeque<(Instant, u64, u64)>, at: Instant) -> &VecD
         counters.pop_front();
     }
     counters
+}
+
+/// Whether `at` is within `within` before `now`.
+fn seen_within(at: Option<Instant>, now: Instant, within: Duration) -> bool {
+    at.is_some_and(|at| now.saturating_duration_since(at) < within)
 }
 
 #[cfg(test)]
