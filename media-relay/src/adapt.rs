@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 use str0m::media::{KeyframeRequestKind, Mid};
 
-use crate::allocator::{Priority, Target, VideoTrack};
+use crate::allocator::{PauseReason, Priority, Target, VideoTrack};
 use crate::engine::RelayEvent;
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
 use crate::outage::Hold;
@@ -38,6 +38,21 @@ const LOW_SHARE_OF_ESTIMATE: f64 = 0.85;
 /// fraction (or lifts it): encoders need a moment to follow, and estimates
 /// wobble.
 const LOW_CAP_CHANGE: f64 = 0.2;
+/// While a subscriber's video is paused for bandwidth, the lowest layer's
+/// cap is at most this share of what would let it resume at the current
+/// estimate, so an estimate that wobbles by a few percent over the resume's
+/// hold still lets it.
+const RESUME_MARGIN: f64 = 0.9;
+
+/// What the weakest subscriber of a track leaves its lowest layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LowBudget {
+    bps: u64,
+    /// A subscriber whose video of the track is paused for bandwidth needs
+    /// the cap under `bps` to resume, so [`LOW_CAP_CHANGE`]'s hysteresis
+    /// may not keep it above.
+    binding: bool,
+}
 
 type TrackKey = (String, Mid);
 
@@ -62,6 +77,7 @@ pub(crate) fn run(
         for t in &mut p.tracks_in {
             if let Some(video) = &mut t.video {
                 video.note_publisher_rtt(p.stats.rtt);
+                video.note_uplink_collapse(p.stats.severe_loss_in_at);
                 let now_rates = video.layer_rates(now);
                 let if_sent = video.rates_if_sent(now, now_rates);
                 rates.insert(
@@ -76,7 +92,7 @@ pub(crate) fn run(
     }
 
     let mut taken: HashMap<TrackKey, LayerSet> = HashMap::new();
-    let mut low_budget: HashMap<TrackKey, u64> = HashMap::new();
+    let mut low_budget: HashMap<TrackKey, LowBudget> = HashMap::new();
     let mut keyframes_wanted: Vec<(String, Mid, Layer)> = Vec::new();
     for s in participants.values_mut() {
         allocate_for(
@@ -112,7 +128,7 @@ fn allocate_for(
     rates: &HashMap<TrackKey, LayerRates>,
     events: &mut VecDeque<RelayEvent>,
     taken: &mut HashMap<TrackKey, LayerSet>,
-    low_budget: &mut HashMap<TrackKey, u64>,
+    low_budget: &mut HashMap<TrackKey, LowBudget>,
     keyframes_wanted: &mut Vec<(String, Mid, Layer)>,
 ) {
     let mut tracks = Vec::new();
@@ -150,14 +166,30 @@ fn allocate_for(
     // most of the estimate: a picture squeezed to the last bit of the link
     // queues the audio behind it (bench rural, ci-step-down: 1.9 % of the
     // audio concealed across the drop with the whole estimate given out).
-    let usable = (estimate as f64 * LOW_SHARE_OF_ESTIMATE) as u64;
-    let share = usable.saturating_sub(s.allocator.audio_reserve(audio_tracks)) / tracks.len() as u64;
-    let share = (share as f64 / s.allocator.config().floor_headroom) as u64;
+    //
+    // While paused for bandwidth, the share is what lets the video resume:
+    // its floor with the upgrade's headroom under the estimate. The 85 %
+    // share above is a little more than that, and with the cap's hysteresis
+    // a cap set on a higher estimate stayed over it: the specialist's 240p
+    // capped at 140 kbit/s, paused toward the patient for the whole 30 s of
+    // step-down's drop on a steady 220-245 kbit/s estimate (a resume needed
+    // 118 kbit/s or less; `bench/bench rural --profile step-down`).
+    let reserve = s.allocator.audio_reserve(audio_tracks);
+    let cfg = s.allocator.config();
+    let per_track = |bps: u64| bps.saturating_sub(reserve) as f64 / tracks.len() as f64 / cfg.floor_headroom;
+    let share = per_track((estimate as f64 * LOW_SHARE_OF_ESTIMATE) as u64) as u64;
+    let resume_share = (per_track((estimate as f64 / cfg.up_headroom) as u64) * RESUME_MARGIN) as u64;
     for t in &s.tracks_out {
-        if matches!(t.state, OutState::Open(_)) && t.video.is_some() {
-            let budget = low_budget.entry((t.origin.clone(), t.mid_in)).or_insert(u64::MAX);
-            *budget = (*budget).min(share);
-        }
+        let Some(v) = t.video.as_ref().filter(|_| matches!(t.state, OutState::Open(_))) else {
+            continue;
+        };
+        let paused = v.told_paused == Some(PauseReason::Bandwidth);
+        let budget = low_budget.entry((t.origin.clone(), t.mid_in)).or_insert(LowBudget {
+            bps: u64::MAX,
+            binding: false,
+        });
+        budget.bps = budget.bps.min(if paused { resume_share } else { share });
+        budget.binding |= paused;
     }
     if s.probe.confirmed(estimate) {
         s.allocator.probe_succeeded();
@@ -280,7 +312,7 @@ fn allocate_for(
     let desired = s.probe.desired(now, desired, estimate, wants_more);
     // A held estimate under a next step within reach: restart the
     // estimator (`held_estimate.rs`).
-    let reachable = wants_more && (estimate as f64) * crate::held_estimate::REACH >= next_if_sent as f64 * up_headroom;
+    let reachable = wants_more && crate::held_estimate::in_reach(estimate, next_if_sent as f64 * up_headroom);
     if !own_estimate {
         s.held_estimate.interrupted();
     } else if s.held_estimate.restart_due(now, estimate, reachable) {
@@ -289,6 +321,7 @@ fn allocate_for(
     }
     let minimum = minimum.min(desired);
     if s.bwe_target != (minimum, desired) {
+        tracing::trace!(participant = %s.id, estimate, minimum, desired, sent = s.stats.bitrate_out_bps, "bwe target");
         s.bwe_target = (minimum, desired);
         s.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
     }
@@ -402,7 +435,7 @@ fn tell_unused_layers(
     now: Instant,
     p: &mut Participant,
     taken: &HashMap<TrackKey, LayerSet>,
-    low_budget: &HashMap<TrackKey, u64>,
+    low_budget: &HashMap<TrackKey, LowBudget>,
     events: &mut VecDeque<RelayEvent>,
 ) {
     for t in &mut p.tracks_in {
@@ -430,12 +463,15 @@ fn tell_unused_layers(
 
 /// The cap for a lowest layer: the weakest subscriber's budget, within
 /// [`LOW_CAP_MIN_BPS`] and the layer's nominal rate (`None`: no cap), changed
-/// only by more than [`LOW_CAP_CHANGE`].
-fn low_cap(current: Option<u64>, budget: Option<u64>, nominal: u64) -> Option<u64> {
+/// only by more than [`LOW_CAP_CHANGE`], or down to a binding budget.
+fn low_cap(current: Option<u64>, budget: Option<LowBudget>, nominal: u64) -> Option<u64> {
+    let binding = budget.is_some_and(|b| b.binding);
     let wanted = budget
+        .map(|b| b.bps)
         .filter(|&b| b < nominal)
         .map(|b| b.max(LOW_CAP_MIN_BPS).min(nominal));
     match (current, wanted) {
+        (Some(c), Some(w)) if binding && w < c => Some(w),
         (Some(c), Some(w)) if (w as f64 - c as f64).abs() <= c as f64 * LOW_CAP_CHANGE => Some(c),
         _ => wanted,
     }
@@ -493,21 +529,29 @@ mod tests {
         assert!(!probe_cut_disproved(510_000, 900_000, Some(0.0), true));
     }
 
+    fn budget(bps: u64) -> Option<LowBudget> {
+        Some(LowBudget { bps, binding: false })
+    }
+
     #[test]
     fn the_lowest_layer_is_capped_at_the_weakest_share_with_hysteresis() {
         let nominal = 200_000;
         assert_eq!(low_cap(None, None, nominal), None, "nobody subscribes");
-        assert_eq!(low_cap(None, Some(500_000), nominal), None, "it fits as it is");
-        assert_eq!(low_cap(None, Some(150_000), nominal), Some(150_000));
+        assert_eq!(low_cap(None, budget(500_000), nominal), None, "it fits as it is");
+        assert_eq!(low_cap(None, budget(150_000), nominal), Some(150_000));
         assert_eq!(
-            low_cap(None, Some(10_000), nominal),
+            low_cap(None, budget(10_000), nominal),
             Some(LOW_CAP_MIN_BPS),
             "never below the minimum"
         );
         // Small wobbles keep the cap; real changes move it; room lifts it.
-        assert_eq!(low_cap(Some(150_000), Some(170_000), nominal), Some(150_000));
-        assert_eq!(low_cap(Some(150_000), Some(110_000), nominal), Some(110_000));
-        assert_eq!(low_cap(Some(150_000), Some(900_000), nominal), None);
+        assert_eq!(low_cap(Some(150_000), budget(170_000), nominal), Some(150_000));
+        assert_eq!(low_cap(Some(150_000), budget(110_000), nominal), Some(110_000));
+        assert_eq!(low_cap(Some(150_000), budget(900_000), nominal), None);
+        // A subscriber paused for bandwidth: any lower budget moves it.
+        let paused = |bps| Some(LowBudget { bps, binding: true });
+        assert_eq!(low_cap(Some(140_000), paused(122_000), nominal), Some(122_000));
+        assert_eq!(low_cap(Some(140_000), paused(160_000), nominal), Some(140_000));
     }
 
     #[test]

@@ -47,10 +47,22 @@ pub const SAME_WITHIN: f64 = 0.02;
 pub const MIN_GAP: Duration = Duration::from_secs(15);
 pub const MAX_GAP: Duration = Duration::from_secs(60);
 /// The next layer (with the upgrade headroom) is within reach of a held
-/// estimate up to this many times it: a restart probes from 3× and 6× the
-/// estimate (str0m's start-of-call probes), so at most that far up is found
-/// at once.
-pub const REACH: f64 = 3.0;
+/// estimate up to this many times it. A restart rebuilds str0m's estimator
+/// and with it its probe controller, which probes at 3× and then 6× the
+/// estimate as at the start of a call (and further up from a probe that
+/// worked), so a layer up to 6× is found within the restart's first
+/// probes. At 3× a hold after step-down's recovery was left alone: str0m's
+/// estimate toward the patient stood at 211 kbit/s for the last 16 s of a
+/// CI run (`tests/browser/rural.test.js`) and at 222 kbit/s for 12 s in a
+/// bench run, on a link back at 50 Mbit/s, with the 480p 4.5× above it.
+/// Beyond 6× the restart's probes would not reach the layer anyway.
+pub const REACH: f64 = 6.0;
+
+/// Whether a next step costing `next_bps` (with the upgrade headroom) is
+/// within [`REACH`] of a held `estimate`.
+pub fn in_reach(estimate: u64, next_bps: f64) -> bool {
+    estimate as f64 * REACH >= next_bps
+}
 
 #[derive(Debug, Clone)]
 pub struct HeldEstimate {
@@ -180,6 +192,15 @@ mod tests {
         assert!(restarts(&mut h, t0, 0, 30, |_| 400_000, false).is_empty());
         // The next layer comes within reach: the flat span already counts.
         assert_eq!(restarts(&mut h, t0, 30_000, 1, |_| 400_000, true), vec![30_000]);
+    }
+
+    #[test]
+    fn the_480p_four_and_a_half_times_over_a_held_estimate_is_in_reach() {
+        // Step-down's recovery (CI run of d62cbf2): 211 kbit/s held, the
+        // 480p step with its headroom about 950 kbit/s above the 240p.
+        assert!(in_reach(211_000, 950_000.0));
+        // An edge link's estimate under a 480p step: beyond the probes.
+        assert!(!in_reach(120_000, 950_000.0));
     }
 
     #[test]

@@ -329,7 +329,12 @@ impl Participant {
     fn on_event(&mut self, event: Event, events: &mut VecDeque<RelayEvent>, propagate: &mut Vec<Propagate>) {
         self.stats.on_event(&event);
         if let Event::PeerStats(s) = &event {
-            tracing::trace!(participant = %self.id, pacer_bps = s.bwe_tx.map(|b| b.as_u64()), "peer stats");
+            tracing::trace!(
+                participant = %self.id,
+                pacer_bps = s.bwe_tx.map(|b| b.as_u64()),
+                loss_in = s.ingress_loss_fraction,
+                "peer stats"
+            );
             // At once, not at the next adaptation pass: every NACK sent for
             // a congested uplink meanwhile costs it.
             self.tell_nack_rules(s.timestamp);

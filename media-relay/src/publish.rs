@@ -138,6 +138,17 @@ const STALL_MARGIN: Duration = Duration::from_millis(300);
 /// on (a 30 fps layer sends one every 33 ms or less): its publisher stopped
 /// sending it.
 const PACKETS_SILENT: Duration = Duration::from_millis(500);
+/// A publisher whose uplink lost [`crate::stats::SEVERE_LOSS`] of its
+/// packets in two reports in a row within this long has more sent than its
+/// uplink carries: its higher layers are offered to nobody, as if stalled,
+/// and its subscribers move to the lowest layer, the one whose losses the
+/// relay still NACKs (`nack_pause.rs`). Without it they stayed on the top
+/// layer until its frames stopped: a browser stops its top layer about
+/// 0.9 s after such a fall, and the stall rule needs 0.5 s more. On
+/// `bench/bench rural --profile step-down` the patient's video at the
+/// specialist adapted 1.25-2.13 s after the fall (target 2 s) in about
+/// twenty runs; with this rule, 0.86-1.27 s in five (decision 0015).
+const UPLINK_COLLAPSE_REMEMBERED: Duration = Duration::from_secs(1);
 /// How recently a lower layer must have arrived for a silent higher one to
 /// count as stalled rather than the whole publisher being quiet (an
 /// outage, handled by [`ABSENT_AFTER`] and `outage.rs`).
@@ -194,6 +205,9 @@ pub struct PublishedVideo {
     publisher_rtt: Option<Duration>,
     /// Whether each layer's packets still arrive.
     packets: PacketFlow,
+    /// When the publisher's uplink was last seen collapsed
+    /// ([`UPLINK_COLLAPSE_REMEMBERED`]).
+    uplink_collapsed_at: Option<Instant>,
 }
 
 impl PublishedVideo {
@@ -211,6 +225,7 @@ impl PublishedVideo {
             low_slideshow_at: None,
             publisher_rtt: None,
             packets: PacketFlow::default(),
+            uplink_collapsed_at: None,
             keyframes: KeyframeRequests::new(KeyframeConfig::default()),
             told_active: LayerSet::ALL,
         }
@@ -288,6 +303,22 @@ impl PublishedVideo {
         if rtt.is_some() {
             self.publisher_rtt = rtt;
         }
+    }
+
+    /// When the publisher's uplink was last seen losing
+    /// [`crate::stats::SEVERE_LOSS`] of its packets in two reports in a row.
+    pub fn note_uplink_collapse(&mut self, at: Option<Instant>) {
+        self.uplink_collapsed_at = at;
+    }
+
+    /// Whether higher layer `i`, asked for, is on an uplink that collapsed
+    /// lately ([`UPLINK_COLLAPSE_REMEMBERED`]).
+    fn on_collapsed_uplink(&self, now: Instant, i: usize) -> bool {
+        i > 0
+            && self.told_active.contains(Layer::ALL[i])
+            && self
+                .uplink_collapsed_at
+                .is_some_and(|at| now.saturating_duration_since(at) < UPLINK_COLLAPSE_REMEMBERED)
     }
 
     /// The RTP time (extended) of the newest media packet str0m has received
@@ -377,13 +408,16 @@ impl PublishedVideo {
         for layer in Layer::ALL.into_iter().take(count) {
             let i = layer.index();
             let stalled = self.stalled(now, i);
+            let collapsed = self.on_collapsed_uplink(now, i);
             let presence = &mut self.presence[i];
-            if stalled {
+            if stalled || collapsed {
                 if presence.absent_until.is_none_or(|t| now >= t) {
                     tracing::debug!(
                         layer = i,
+                        stalled,
+                        collapsed,
                         packets_silent = self.packets.silent_for(layer, now, PACKETS_SILENT),
-                        "higher layer stalled while a lower one arrives: offered to nobody"
+                        "higher layer stalled, or its uplink collapsed: offered to nobody"
                     );
                     presence.absent_until = Some(now + presence.backoff);
                 }
@@ -622,6 +656,37 @@ mod tests {
             held.record(at(ms), Layer::LOW, 600);
             assert!(held.layer_rates(at(ms))[1].is_some(), "{ms} ms: held");
         }
+    }
+
+    #[test]
+    fn on_a_collapsed_uplink_only_the_lowest_layer_is_offered_while_it_lasts() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = two_layers_for_four_seconds(at);
+        assert!(v.layer_rates(at(3990)).iter().take(2).all(Option::is_some));
+        // Both layers still arrive (the browser has not stopped f yet),
+        // but the uplink lost a quarter of its packets twice in a row.
+        v.note_uplink_collapse(Some(at(3990)));
+        for ms in (4000..4990).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            v.record(at(ms), Layer::MID, 1000);
+            let rates = v.layer_rates(at(ms));
+            assert!(rates[0].is_some(), "{ms} ms: the lowest layer stays");
+            assert_eq!(rates[1], None, "{ms} ms: f is left out");
+        }
+        // A second after the last collapsed pair of reports, f counts
+        // again if it still arrives.
+        v.record(at(5000), Layer::MID, 1000);
+        assert!(v.layer_rates(at(5000))[1].is_some());
+        // A layer not asked for is not the collapse's to take out.
+        let mut low_only = LayerSet::EMPTY;
+        low_only.insert(Layer::LOW);
+        v.tell_active(at(5000), low_only);
+        v.note_uplink_collapse(Some(at(5000)));
+        assert!(
+            v.layer_rates(at(5100))[1].is_some(),
+            "stopped by us: nominal, not absent"
+        );
     }
 
     #[test]

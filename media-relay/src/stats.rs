@@ -26,6 +26,16 @@ pub const AVERAGE_OVER: Duration = Duration::from_secs(1);
 /// [`StatsCollector::heavy_loss_in_at`] remember when it was last seen.
 pub const HEAVY_LOSS: f32 = 0.1;
 
+/// Loss toward the relay, in each of two reports in a row, from which the
+/// participant's uplink has collapsed under what it sends: its higher
+/// simulcast layers are then offered to nobody (`publish.rs`). On
+/// `bench/bench rural --profile step-down` the patient's first four reports
+/// after its uplink fell to 250 kbit/s lost 64, 58, 50 and 38 %; on
+/// rural-4g and satellite, whose links lose 1 % at random, no report lost
+/// more than 8 % (241 and 224 reports). Two reports, not one: the first
+/// report after an outage counts the outage's gap as loss.
+pub const SEVERE_LOSS: f32 = 0.25;
+
 /// One participant's link as the relay sees it, at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParticipantStats {
@@ -86,6 +96,11 @@ pub struct StatsCollector {
     /// When loss toward the relay was last [`HEAVY_LOSS`] or more, in one
     /// report (not averaged: its uplink congested).
     pub heavy_loss_in_at: Option<Instant>,
+    /// When loss toward the relay was last [`SEVERE_LOSS`] or more in two
+    /// reports in a row (the time of the second).
+    pub severe_loss_in_at: Option<Instant>,
+    /// Whether the last report's loss toward the relay was [`SEVERE_LOSS`].
+    last_report_severe: bool,
     /// str0m's estimate toward the participant as its pacer follows it now
     /// (the one its events report is an average of the last 3 s).
     pub pacer_estimate_bps: Option<u64>,
@@ -113,6 +128,13 @@ impl StatsCollector {
                 self.peer_counters.push_back((at, rx, tx));
                 if s.ingress_loss_fraction.is_some_and(|l| l >= HEAVY_LOSS) {
                     self.heavy_loss_in_at = Some(at);
+                }
+                if let Some(loss) = s.ingress_loss_fraction {
+                    let severe = loss >= SEVERE_LOSS;
+                    if severe && self.last_report_severe {
+                        self.severe_loss_in_at = Some(at);
+                    }
+                    self.last_report_severe = severe;
                 }
                 if let Some(loss) = s.ingress_loss_fraction {
                     // Dropped once older than the span, with the counters
@@ -261,5 +283,24 @@ mod tests {
         c.on_event(&report(at(500), 0, 0, Some(0.0), None));
         assert!(c.heavy_loss_in_within(at(1249), second), "whatever the average");
         assert!(!c.heavy_loss_in_within(at(1250), second));
+    }
+
+    #[test]
+    fn severe_loss_toward_the_relay_counts_in_two_reports_in_a_row() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut c = StatsCollector::default();
+        // One report, as after an outage: its gap is not a collapse.
+        c.on_event(&report(at(0), 0, 0, Some(0.9), None));
+        c.on_event(&report(at(250), 0, 0, Some(0.05), None));
+        c.on_event(&report(at(500), 0, 0, Some(SEVERE_LOSS), None));
+        assert_eq!(c.severe_loss_in_at, None);
+        // Step-down's uplink: 64 % then 58 %.
+        c.on_event(&report(at(750), 0, 0, Some(0.64), None));
+        assert_eq!(c.severe_loss_in_at, Some(at(750)));
+        c.on_event(&report(at(1000), 0, 0, Some(0.58), None));
+        c.on_event(&report(at(1250), 0, 0, Some(0.1), None));
+        c.on_event(&report(at(1500), 0, 0, Some(0.3), None));
+        assert_eq!(c.severe_loss_in_at, Some(at(1000)));
     }
 }
