@@ -39,19 +39,19 @@ const LOW_SHARE_OF_ESTIMATE: f64 = 0.85;
 /// wobble.
 const LOW_CAP_CHANGE: f64 = 0.2;
 /// While a subscriber's video is paused for bandwidth, the lowest layer's
-/// cap is at most this share of what would let it resume at the current
-/// estimate, so an estimate that wobbles by a few percent over the resume's
-/// hold still lets it.
+/// cap is this share of what would let it resume at the current estimate,
+/// so an estimate that wobbles by a few percent over the resume's hold
+/// still lets it. A cap already between the two is left alone.
 const RESUME_MARGIN: f64 = 0.9;
 
 /// What the weakest subscriber of a track leaves its lowest layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct LowBudget {
     bps: u64,
-    /// A subscriber whose video of the track is paused for bandwidth needs
-    /// the cap under `bps` to resume, so [`LOW_CAP_CHANGE`]'s hysteresis
-    /// may not keep it above.
-    binding: bool,
+    /// `bps` is set by a subscriber whose video of the track is paused for
+    /// bandwidth: a cap over what resumes it keeps it paused, so
+    /// [`LOW_CAP_CHANGE`]'s hysteresis may not hold the cap there.
+    for_a_resume: bool,
 }
 
 type TrackKey = (String, Mid);
@@ -176,20 +176,30 @@ fn allocate_for(
     // 118 kbit/s or less; `bench/bench rural --profile step-down`).
     let reserve = s.allocator.audio_reserve(audio_tracks);
     let cfg = s.allocator.config();
-    let per_track = |bps: u64| bps.saturating_sub(reserve) as f64 / tracks.len() as f64 / cfg.floor_headroom;
-    let share = per_track((estimate as f64 * LOW_SHARE_OF_ESTIMATE) as u64) as u64;
-    let resume_share = (per_track((estimate as f64 / cfg.up_headroom) as u64) * RESUME_MARGIN) as u64;
+    let per_track = |video_bps: f64| video_bps / tracks.len() as f64 / cfg.floor_headroom;
+    let share = per_track((estimate as f64 * LOW_SHARE_OF_ESTIMATE - reserve as f64).max(0.0)) as u64;
+    // The allocator resumes a paused video when its floor fits what audio
+    // leaves of the estimate, divided by the upgrade headroom.
+    let resume_share = (per_track(estimate.saturating_sub(reserve) as f64 / cfg.up_headroom) * RESUME_MARGIN) as u64;
     for t in &s.tracks_out {
-        let Some(v) = t.video.as_ref().filter(|_| matches!(t.state, OutState::Open(_))) else {
+        let Some(v) = t.video.as_ref() else { continue };
+        if !matches!(t.state, OutState::Open(_)) {
             continue;
-        };
+        }
         let paused = v.told_paused == Some(PauseReason::Bandwidth);
+        let bps = if paused { resume_share } else { share };
         let budget = low_budget.entry((t.origin.clone(), t.mid_in)).or_insert(LowBudget {
             bps: u64::MAX,
-            binding: false,
+            for_a_resume: false,
         });
-        budget.bps = budget.bps.min(if paused { resume_share } else { share });
-        budget.binding |= paused;
+        if bps < budget.bps {
+            *budget = LowBudget {
+                bps,
+                for_a_resume: paused,
+            };
+        } else if bps == budget.bps {
+            budget.for_a_resume |= paused;
+        }
     }
     if s.probe.confirmed(estimate) {
         s.allocator.probe_succeeded();
@@ -463,15 +473,16 @@ fn tell_unused_layers(
 
 /// The cap for a lowest layer: the weakest subscriber's budget, within
 /// [`LOW_CAP_MIN_BPS`] and the layer's nominal rate (`None`: no cap), changed
-/// only by more than [`LOW_CAP_CHANGE`], or down to a binding budget.
+/// only by more than [`LOW_CAP_CHANGE`], or down to a paused subscriber's
+/// budget when the cap is over what resumes it.
 fn low_cap(current: Option<u64>, budget: Option<LowBudget>, nominal: u64) -> Option<u64> {
-    let binding = budget.is_some_and(|b| b.binding);
+    let for_a_resume = budget.is_some_and(|b| b.for_a_resume);
     let wanted = budget
         .map(|b| b.bps)
         .filter(|&b| b < nominal)
         .map(|b| b.max(LOW_CAP_MIN_BPS).min(nominal));
     match (current, wanted) {
-        (Some(c), Some(w)) if binding && w < c => Some(w),
+        (Some(c), Some(w)) if for_a_resume && c as f64 * RESUME_MARGIN > w as f64 => Some(w),
         (Some(c), Some(w)) if (w as f64 - c as f64).abs() <= c as f64 * LOW_CAP_CHANGE => Some(c),
         _ => wanted,
     }
@@ -530,7 +541,10 @@ mod tests {
     }
 
     fn budget(bps: u64) -> Option<LowBudget> {
-        Some(LowBudget { bps, binding: false })
+        Some(LowBudget {
+            bps,
+            for_a_resume: false,
+        })
     }
 
     #[test]
@@ -548,9 +562,17 @@ mod tests {
         assert_eq!(low_cap(Some(150_000), budget(170_000), nominal), Some(150_000));
         assert_eq!(low_cap(Some(150_000), budget(110_000), nominal), Some(110_000));
         assert_eq!(low_cap(Some(150_000), budget(900_000), nominal), None);
-        // A subscriber paused for bandwidth: any lower budget moves it.
-        let paused = |bps| Some(LowBudget { bps, binding: true });
+        // A subscriber paused for bandwidth: a cap over what resumes it
+        // (the budget / RESUME_MARGIN) comes down to the budget at once...
+        let paused = |bps| {
+            Some(LowBudget {
+                bps,
+                for_a_resume: true,
+            })
+        };
         assert_eq!(low_cap(Some(140_000), paused(122_000), nominal), Some(122_000));
+        // ...one under it stays, through small dips of the estimate.
+        assert_eq!(low_cap(Some(130_000), paused(122_000), nominal), Some(130_000));
         assert_eq!(low_cap(Some(140_000), paused(160_000), nominal), Some(140_000));
     }
 

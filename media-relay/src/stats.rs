@@ -99,7 +99,8 @@ pub struct StatsCollector {
     /// When loss toward the relay was last [`SEVERE_LOSS`] or more in two
     /// reports in a row (the time of the second).
     pub severe_loss_in_at: Option<Instant>,
-    /// Whether the last report's loss toward the relay was [`SEVERE_LOSS`].
+    /// Whether the last report's loss toward the relay was [`SEVERE_LOSS`]
+    /// or more (a report with no figure, as in an outage, was not).
     last_report_severe: bool,
     /// str0m's estimate toward the participant as its pacer follows it now
     /// (the one its events report is an average of the last 3 s).
@@ -129,13 +130,15 @@ impl StatsCollector {
                 if s.ingress_loss_fraction.is_some_and(|l| l >= HEAVY_LOSS) {
                     self.heavy_loss_in_at = Some(at);
                 }
-                if let Some(loss) = s.ingress_loss_fraction {
-                    let severe = loss >= SEVERE_LOSS;
-                    if severe && self.last_report_severe {
-                        self.severe_loss_in_at = Some(at);
-                    }
-                    self.last_report_severe = severe;
+                // Every report counts, one without a figure (nothing came
+                // in: an outage) as not severe: a severe report before an
+                // outage and the first after it, which counts the outage's
+                // gap as loss, are not two in a row.
+                let severe = s.ingress_loss_fraction.is_some_and(|l| l >= SEVERE_LOSS);
+                if severe && self.last_report_severe {
+                    self.severe_loss_in_at = Some(at);
                 }
+                self.last_report_severe = severe;
                 if let Some(loss) = s.ingress_loss_fraction {
                     // Dropped once older than the span, with the counters
                     // (`keep_span` keeps one entry older than it, which
@@ -301,6 +304,11 @@ mod tests {
         c.on_event(&report(at(1000), 0, 0, Some(0.58), None));
         c.on_event(&report(at(1250), 0, 0, Some(0.1), None));
         c.on_event(&report(at(1500), 0, 0, Some(0.3), None));
+        assert_eq!(c.severe_loss_in_at, Some(at(1000)));
+        // Severe, then an outage (reports with nothing received), then the
+        // first report after it: not a collapse.
+        c.on_event(&report(at(1750), 0, 0, None, None));
+        c.on_event(&report(at(6750), 0, 0, Some(0.9), None));
         assert_eq!(c.severe_loss_in_at, Some(at(1000)));
     }
 }
