@@ -57,8 +57,9 @@ pub const MAX_GAP: Duration = Duration::from_secs(60);
 /// 211 kbit/s for the last 16 s of a CI run (`tests/browser/rural.test.js`)
 /// and at 222 kbit/s for 12 s in a bench run, on a link back at 50 Mbit/s,
 /// under a next step of 64 kbit/s of audio and a 480p at its nominal
-/// 1 Mbit/s (the specialist's browser had stopped it), with headroom
-/// 1.28 Mbit/s: 6.05× the first.
+/// 1 Mbit/s, with headroom 1.28 Mbit/s: 6.05× the first. (Nominal: by the
+/// relay's rules the specialist was told to stop its 480p 10 s after the
+/// patient last took it, `publish::STOP_HOLD`; those runs kept no log.)
 pub const REACH: f64 = 8.0;
 
 /// Whether a next step costing `next_with_headroom_bps` in all is within
