@@ -387,7 +387,17 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
                 s.stats.loss_out,
                 s.stats.heavy_loss_out_within(now, PROBE_UNDO_AFTER_CONGESTION),
             );
-            if let Some(before) = s.probe.undercut(now, estimate).filter(|_| disproved) {
+            let undercut = s.probe.undercut(now, estimate);
+            if undercut.is_some() && !disproved {
+                tracing::debug!(
+                    participant = %s.id,
+                    estimate,
+                    sent = s.stats.bitrate_out_bps,
+                    loss = s.stats.loss_out,
+                    "a probe cut the estimate, and the link did not disprove it"
+                );
+            }
+            if let Some(before) = undercut.filter(|_| disproved) {
                 tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after a probe cut it");
                 s.restart_estimator(before);
                 s.estimate_bps = Some(before);

@@ -333,6 +333,7 @@ impl Participant {
                 participant = %self.id,
                 pacer_bps = s.bwe_tx.map(|b| b.as_u64()),
                 loss_in = s.ingress_loss_fraction,
+                loss_out = s.egress_loss_fraction,
                 "peer stats"
             );
             // At once, not at the next adaptation pass: every NACK sent for

@@ -5,7 +5,8 @@
 // says so; the patient's screen shows "video paused to keep the audio clear"
 // instead of a frozen frame while audio keeps arriving; the specialist's
 // browser is told to stop the simulcast layers nobody takes. When the link
-// recovers, video comes back by itself.
+// recovers, video comes back by itself, and the notice lifts as a new frame
+// is shown, not before.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,9 +57,18 @@ describe('a patient on a very slow link', () => {
     assert.deepEqual(Object.keys(encodings).sort(), ['f', 'h']);
     assert.equal(encodings.h, true);
 
+    // Note when the patient's page last showed a frame of the specialist.
+    // Installed before any pause, so this callback runs before the one the
+    // call screen registers on a resume (they run in the order asked for).
+    const tile = pat.locator('.tile[data-participant]', { hasText: 'Dra. Ana López' });
+    await tile.evaluate((el) => {
+      const video = el.querySelector('video');
+      const shown = () => { window.__lastFrameAt = performance.now(); video.requestVideoFrameCallback(shown); };
+      video.requestVideoFrameCallback(shown);
+    });
+
     // The patient's downlink collapses to 100 kbit/s: room for audio only.
     await link.set('down 100');
-    const tile = pat.locator('.tile[data-participant]', { hasText: 'Dra. Ana López' });
     await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ timeout: 30000 });
     assert.equal(await tile.getAttribute('data-paused'), 'true');
     // The words cover the whole tile: no frozen frame shows around them.
@@ -79,10 +89,24 @@ describe('a patient on a very slow link', () => {
     }, { timeout: 20000, interval: 250, what: 'the specialist stops unused layers' });
     await shot(pat, 'bandwidth-01-patient-video-paused');
 
+    // From now on, note how long after the last frame shown the notice lifts.
+    await tile.evaluate((el) => {
+      new MutationObserver(() => {
+        if (el.dataset.paused === 'false' && window.__frameAgeWhenLifted === undefined) {
+          window.__frameAgeWhenLifted = performance.now() - (window.__lastFrameAt ?? -Infinity);
+        }
+      }).observe(el, { attributes: true, attributeFilter: ['data-paused'] });
+    });
+
     // The link recovers: video returns by itself.
     await link.set('down off');
     await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ state: 'hidden', timeout: 40000 });
     assert.equal(await tile.getAttribute('data-paused'), 'false');
+    // The notice lifted on a new frame, not on the relay's word alone:
+    // that uncovered the still picture from before the pause until the
+    // next keyframe came.
+    const frameAge = await pat.evaluate(() => window.__frameAgeWhenLifted);
+    assert.ok(frameAge < 100, `the notice lifted ${frameAge} ms after the last frame shown`);
     await mediaFlows(pat, 'patient after recovery');
     await until(async () => (await activeEncodings(doc)).f === true,
       { timeout: 40000, interval: 250, what: 'the specialist resumes the top layer' });

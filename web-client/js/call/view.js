@@ -93,7 +93,7 @@ export function createCallView({ staff, actions }) {
     const name = h('span', { class: 'tile-name' });
     const status = h('span', { class: 'tile-status' });
     const noVideo = h('p', { class: 'tile-novideo' });
-    const tile = { video, name, status, noVideo, participant: null, stream: null, paused: null };
+    const tile = { video, name, status, noVideo, participant: null, stream: null, paused: null, resumeWait: null };
     tile.el = h('div', { class: 'tile', dataset: { participant: pid } }, video, noVideo, h('p', { class: 'tile-label' }, name, status));
     tiles.set(pid, tile);
     remotes.append(tile.el);
@@ -213,6 +213,23 @@ export function createCallView({ staff, actions }) {
     /** reason: why the relay paused pid's video to us ('bandwidth'), or null when it flows again. */
     setVideoPaused(pid, reason) {
       const tile = tileFor(pid);
+      tile.resumeWait = null;
+      if (reason === null && tile.paused !== null && tile.video.requestVideoFrameCallback) {
+        // The relay forwards again, but the picture moves only from the next
+        // keyframe, which takes up to a second over a slow uplink. Until a
+        // new frame is shown the notice stays: lifted at once, it uncovered
+        // the last frame from before the pause, a still picture that looks
+        // like a live one (bench rural, edge: 0-1 frames in such seconds).
+        const wait = {};
+        tile.resumeWait = wait;
+        tile.video.requestVideoFrameCallback(() => {
+          if (tile.resumeWait !== wait) return;
+          tile.resumeWait = null;
+          tile.paused = null;
+          drawTile(tile);
+        });
+        return;
+      }
       tile.paused = reason;
       drawTile(tile);
     },
