@@ -96,27 +96,51 @@ enum Command {
     },
 }
 
+/// How many ephemeral UDP ports to try for one whose number is also free
+/// for TCP. Taking the first one, ICE-TCP was off now and then because that
+/// number was some other TCP connection's local port (seen once in a test
+/// run, with the relay tests beside Postgres clients and browsers).
+const EPHEMERAL_TRIES: usize = 20;
+
+/// The media socket and, when asked for, the TCP listener on the same port
+/// number; without it (that number taken for TCP) the relay goes on with
+/// UDP only, as browsers prefer it anyway.
+async fn bind_media(config: &UdpConfig) -> io::Result<(UdpSocket, Option<TcpListener>)> {
+    let tries = if config.tcp && config.bind.port() == 0 {
+        EPHEMERAL_TRIES
+    } else {
+        1
+    };
+    let mut last_error = None;
+    for _ in 0..tries {
+        let socket = UdpSocket::bind(config.bind).await?;
+        if !config.tcp {
+            return Ok((socket, None));
+        }
+        let local_addr = socket.local_addr()?;
+        match TcpListener::bind(local_addr).await {
+            Ok(listener) => return Ok((socket, Some(listener))),
+            Err(e) => last_error = Some((socket, e)),
+        }
+    }
+    let Some((socket, e)) = last_error else {
+        return Err(io::Error::other("no port tried"));
+    };
+    tracing::warn!(media_port = %socket.local_addr()?, error = %e, "ICE-TCP off: cannot listen on the media port");
+    Ok((socket, None))
+}
+
 /// Binds the socket (and the TCP listener) and starts the relay task on the
 /// current tokio runtime.
 pub async fn spawn(config: UdpConfig) -> io::Result<(RelayHandle, RelayEvents)> {
-    let socket = UdpSocket::bind(config.bind).await?;
+    let (socket, listener) = bind_media(&config).await?;
     let local_addr = socket.local_addr()?;
     let public_addr = config.public_addr.unwrap_or(local_addr);
-    let tcp_frames = if config.tcp {
-        match TcpListener::bind(local_addr).await {
-            Ok(listener) => {
-                let (tx, rx) = mpsc::channel(TCP_QUEUE);
-                tokio::spawn(tcp::serve(listener, tx));
-                Some(rx)
-            }
-            Err(e) => {
-                tracing::warn!(media_port = %local_addr, error = %e, "ICE-TCP off: cannot listen on the media port");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let tcp_frames = listener.map(|listener| {
+        let (tx, rx) = mpsc::channel(TCP_QUEUE);
+        tokio::spawn(tcp::serve(listener, tx));
+        rx
+    });
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
     let relay = Relay::new(RelayConfig {
