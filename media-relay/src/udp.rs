@@ -44,8 +44,10 @@ pub struct UdpConfig {
     /// The address peers reach the socket at; `None` = the bound address
     /// (right when bound to a concrete, reachable IP).
     pub public_addr: Option<SocketAddr>,
-    /// Also listen for ICE-TCP on the same port number and announce it. If
-    /// that TCP port is taken, the relay runs on UDP alone (and says so).
+    /// Also listen for ICE-TCP on the same port number and announce it. On
+    /// an ephemeral `bind` port the relay tries up to [`EPHEMERAL_TRIES`]
+    /// ports for one free for both; if that TCP port is taken (or none
+    /// was found), the relay runs on UDP alone (and says so).
     pub tcp: bool,
 }
 
@@ -111,7 +113,9 @@ async fn bind_media(config: &UdpConfig) -> io::Result<(UdpSocket, Option<TcpList
     } else {
         1
     };
-    let mut last_error = None;
+    // Ports whose number was taken for TCP stay bound until the end, so
+    // the next try gets another one.
+    let mut taken = Vec::new();
     for _ in 0..tries {
         let socket = UdpSocket::bind(config.bind).await?;
         if !config.tcp {
@@ -120,10 +124,10 @@ async fn bind_media(config: &UdpConfig) -> io::Result<(UdpSocket, Option<TcpList
         let local_addr = socket.local_addr()?;
         match TcpListener::bind(local_addr).await {
             Ok(listener) => return Ok((socket, Some(listener))),
-            Err(e) => last_error = Some((socket, e)),
+            Err(e) => taken.push((socket, e)),
         }
     }
-    let Some((socket, e)) = last_error else {
+    let Some((socket, e)) = taken.pop() else {
         return Err(io::Error::other("no port tried"));
     };
     tracing::warn!(media_port = %socket.local_addr()?, error = %e, "ICE-TCP off: cannot listen on the media port");

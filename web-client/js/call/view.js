@@ -219,7 +219,7 @@ export function createCallView({ staff, actions }) {
         // keyframe, which takes up to a second over a slow uplink. Until a
         // new frame is shown the notice stays: lifted at once, it uncovered
         // the last frame from before the pause, a still picture that looks
-        // like a live one (bench rural, edge: 0-1 frames in such seconds).
+        // like a live one (bench rural, edge: 0-3 frames in such seconds).
         const wait = {};
         tile.resumeWait = wait;
         tile.video.requestVideoFrameCallback(() => {
