@@ -267,10 +267,10 @@ impl PublishedVideo {
             .is_none_or(|&t| now.saturating_duration_since(t) > FPS_WINDOW);
         if comeback {
             self.arriving_since[i] = Some(now);
-            if i == 0 && last_frame.is_some() {
-                let slideshow = self.was_slideshow_when_it_stopped(last_frame);
+            if let Some(last) = last_frame.filter(|_| i == 0) {
+                let slideshow = self.was_slideshow_when_it_stopped(last);
                 tracing::debug!(
-                    away_ms = last_frame.map(|t| now.saturating_duration_since(t).as_millis() as u64),
+                    away_ms = now.saturating_duration_since(last).as_millis() as u64,
                     slideshow,
                     "the lowest layer is back after a gap"
                 );
@@ -296,11 +296,9 @@ impl PublishedVideo {
     /// carried over, even at 6-9 fps, whose draining window is judged a
     /// slideshow after its last frame: only a rate under [`MIN_FPS`] over
     /// the frames up to the last one counts (`too_slow`).
-    fn was_slideshow_when_it_stopped(&self, last_frame: Option<Instant>) -> bool {
-        match (self.low_slideshow_until, last_frame) {
-            (Some(until), Some(last)) => last.saturating_duration_since(until) < SLIDESHOW_MEMORY,
-            _ => false,
-        }
+    fn was_slideshow_when_it_stopped(&self, last_frame: Instant) -> bool {
+        self.low_slideshow_until
+            .is_some_and(|until| last_frame.saturating_duration_since(until) < SLIDESHOW_MEMORY)
     }
 
     /// Whether a layer has been arriving for a while, but as a slideshow;
