@@ -10,7 +10,8 @@
 // definition (a frame shown later than max(3 × the mean of the last 30
 // frame intervals, that mean + 150 ms)), measured on the frames the page
 // presented; time during which the screen said "video paused" is counted as
-// paused, not frozen, since the patient was told.
+// paused, not frozen, since the patient was told (the part of a gap before
+// the notice appeared still is a freeze; decision 0017).
 
 const FREEZE_WINDOW = 30;
 /** Seconds after the admit before fps and resolution count (first frames, ramp-up). */
@@ -212,7 +213,12 @@ function layerNotShownMaxS(seconds) {
   return worst;
 }
 
-/** Freezes among presented frames; intervals during a told pause are not freezes. */
+/**
+ * Freezes among presented frames. Once the screen says the video is paused
+ * the rest of the gap is not a freeze, since the viewer was told; the part
+ * before the first sample that showed the notice still is, when it alone is
+ * long enough to count.
+ */
 function findFreezes(frames, pausedAt) {
   const out = [];
   const recent = [];
@@ -220,9 +226,14 @@ function findFreezes(frames, pausedAt) {
     const d = frames[i].t - frames[i - 1].t;
     if (recent.length >= 3) {
       const avg = recent.reduce((a, b) => a + b, 0) / recent.length;
-      if (d > Math.max(3 * avg, avg + 0.15)) {
-        const told = pausedAt.some((t) => t > frames[i - 1].t && t < frames[i].t);
-        if (!told) out.push({ at: round(frames[i - 1].t, 3), s: round(d, 3) });
+      const limit = Math.max(3 * avg, avg + 0.15);
+      if (d > limit) {
+        // A notice already up at the last frame (seen by the sample just
+        // before it; samples are about 200 ms apart) covers the whole gap.
+        const toldBefore = pausedAt.some((t) => t <= frames[i - 1].t && t > frames[i - 1].t - 0.25);
+        const toldAt = pausedAt.find((t) => t > frames[i - 1].t && t < frames[i].t);
+        const untold = toldBefore ? 0 : toldAt === undefined ? d : toldAt - frames[i - 1].t;
+        if (untold > limit) out.push({ at: round(frames[i - 1].t, 3), s: round(untold, 3) });
         continue; // a freeze is not part of the mean frame interval
       }
     }

@@ -17,6 +17,7 @@ use str0m::media::{KeyframeRequestKind, Mid};
 
 use crate::allocator::{PauseReason, Priority, Target, VideoTrack};
 use crate::engine::RelayEvent;
+use crate::held_estimate::NextLayer;
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
 use crate::outage::Hold;
 use crate::participant::{OutState, Participant};
@@ -63,6 +64,10 @@ type TrackKey = (String, Mid);
 struct LayerRates {
     now: [Option<u64>; MAX_LAYERS],
     if_sent: [Option<u64>; MAX_LAYERS],
+    /// The publisher's uplink collapsed lately (`publish.rs`).
+    collapsed: bool,
+    /// The highest layer the publisher sends (or was asked for).
+    top: Layer,
 }
 
 pub(crate) fn run(
@@ -85,6 +90,8 @@ pub(crate) fn run(
                     LayerRates {
                         now: now_rates,
                         if_sent,
+                        collapsed: video.uplink_collapsed(now),
+                        top: Layer::ALL[video.layer_count().min(MAX_LAYERS) - 1],
                     },
                 );
             }
@@ -186,7 +193,10 @@ fn allocate_for(
         if !matches!(t.state, OutState::Open(_)) {
             continue;
         }
-        let paused = v.told_paused == Some(PauseReason::Bandwidth);
+        // The allocator's own pause: a wait for a keyframe told as one
+        // (`told_pause`) is over within a second or two, and moving the
+        // cap for it would move it back and forth with every skip.
+        let paused = v.allocator_paused == Some(PauseReason::Bandwidth);
         let bps = if paused { resume_share } else { share };
         let budget = low_budget.entry((t.origin.clone(), t.mid_in)).or_insert(LowBudget {
             bps: u64::MAX,
@@ -226,6 +236,9 @@ fn allocate_for(
     let mut allocated = s.allocator.audio_reserve(audio_tracks);
     let mut next_step = u64::MAX;
     let mut next_step_if_sent = u64::MAX;
+    // Every video on the highest layer its publisher has (not merely the
+    // highest still arriving): what resets `held_estimate.rs`'s gap.
+    let mut on_top = true;
     for ((a, track), track_if_sent) in allocations.iter().zip(&tracks).zip(&if_sent) {
         allocated += a.bitrate_bps;
         next_step = next_step.min(step_above(track, a.layer()));
@@ -238,6 +251,7 @@ fn allocate_for(
             continue;
         };
         let key = (out.origin.clone(), out.mid_in);
+        on_top &= rates.get(&key).is_some_and(|r| a.layer() == Some(r.top));
         let mid_out = match out.state {
             OutState::Open(mid) => Some(mid),
             _ => None,
@@ -251,10 +265,24 @@ fn allocate_for(
         if down {
             v.rewriter.drop_current();
         }
-        let paused = match a.target {
+        // The layer this subscriber had was dropped because its
+        // publisher's uplink collapsed: the lower layer's keyframe comes
+        // through that uplink, often more than a second later (bench
+        // rural, step-down: the patient's picture at the specialist stood
+        // still for 1.6-1.8 s in three runs before the screen said why).
+        if down && rates.get(&key).is_some_and(|r| r.collapsed) {
+            v.until_keyframe.get_or_insert(PauseReason::NoLayers);
+        }
+        v.allocator_paused = match a.target {
             Target::Paused(reason) => Some(reason),
             Target::Layer(_) => None,
         };
+        if v.allocator_paused.is_some() {
+            // Its resume waits for a keyframe too, and is told by the
+            // allocator; a reason left from before would be told with it.
+            v.until_keyframe = None;
+        }
+        let paused = told_pause(a.target, v.until_keyframe);
         if paused != v.told_paused {
             events.push_back(match paused {
                 Some(reason) => RelayEvent::VideoPaused {
@@ -322,18 +350,38 @@ fn allocate_for(
     let desired = s.probe.desired(now, desired, estimate, wants_more);
     // A held estimate under a next step within reach: restart the
     // estimator (`held_estimate.rs`).
-    let reachable = wants_more && crate::held_estimate::in_reach(estimate, next_if_sent as f64 * up_headroom);
+    let next_layer = NextLayer::of(
+        estimate,
+        (next_step_if_sent != u64::MAX).then_some(next_if_sent as f64 * up_headroom),
+        on_top,
+    );
     if !own_estimate {
         s.held_estimate.interrupted();
-    } else if s.held_estimate.restart_due(now, estimate, reachable) {
-        tracing::debug!(participant = %s.id, estimate, "estimator restarted out of a loss-based hold");
+    } else if s.held_estimate.restart_due(now, estimate, next_layer) {
+        tracing::debug!(participant = %s.id, estimate, "estimator restarted out of a held estimate");
         s.restart_estimator(estimate);
+        s.probe.restarted(now, estimate);
     }
     let minimum = minimum.min(desired);
     if s.bwe_target != (minimum, desired) {
         tracing::trace!(participant = %s.id, estimate, minimum, desired, sent = s.stats.bitrate_out_bps, "bwe target");
         s.bwe_target = (minimum, desired);
         s.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+    }
+}
+
+/// The pause to tell the subscriber about one video: the allocator's, or,
+/// while nothing of it can reach the subscriber until its next keyframe
+/// goes out (`VideoOut::until_keyframe`), why. That wait is often longer
+/// than a second: when the subscriber's link collapses, its send queue
+/// drains at the collapsed rate before the keyframe is even asked for
+/// (bench rural, step-down: the specialist's picture at the patient stood
+/// still for 1.3-1.9 s in each of six runs from the drop, with nothing on
+/// screen to say why).
+fn told_pause(target: Target, until_keyframe: Option<PauseReason>) -> Option<PauseReason> {
+    match target {
+        Target::Paused(reason) => Some(reason),
+        Target::Layer(_) => until_keyframe,
     }
 }
 
@@ -510,6 +558,22 @@ mod tests {
             priority: Priority::Normal,
             max_layer: Some(Layer::HIGH),
         }
+    }
+
+    #[test]
+    fn video_that_waits_for_a_keyframe_is_told_as_paused_until_one_goes_out() {
+        let layer = Target::Layer(Layer::LOW);
+        assert_eq!(
+            told_pause(layer, Some(PauseReason::Bandwidth)),
+            Some(PauseReason::Bandwidth)
+        );
+        assert_eq!(told_pause(layer, None), None);
+        // The allocator's own reason is told as it is.
+        let not_wanted = Target::Paused(PauseReason::NotWanted);
+        assert_eq!(
+            told_pause(not_wanted, Some(PauseReason::Bandwidth)),
+            Some(PauseReason::NotWanted)
+        );
     }
 
     #[test]

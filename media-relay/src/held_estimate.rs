@@ -20,7 +20,9 @@
 //! An estimate that has not changed (beyond [`SAME_WITHIN`]) for
 //! [`FLAT_FOR`] is such a hold: a delay-based estimate moves on every
 //! feedback (an increase of a few percent a second on a free link, or a
-//! cut on overuse). When the subscriber's next layer does not fit that
+//! cut on overuse). So is one that climbs by less than [`SLOW_GAIN`] in
+//! that time, for another reason: on a satellite link the probes that
+//! should lift it measure noise (see [`SLOW_GAIN`]). When the subscriber's next layer does not fit that
 //! estimate but is within [`REACH`] of it (a layer its publisher was asked
 //! for and could not send counted at its nominal rate, as for probing in
 //! `adapt.rs`), the relay restarts str0m's estimator from the same figure,
@@ -29,21 +31,36 @@
 //! cannot carry more, its delay-based half and the loss it then measures
 //! bring the estimate down again, so a restart costs a few probe bursts
 //! and at most one more pass of the allocator's down hysteresis. At most
-//! one restart per [`MIN_GAP`], the gap doubling while restarts do not
-//! bring the layer.
+//! one restart per [`MIN_GAP`], the gap doubling until the subscriber
+//! takes its top layer.
 
 use std::time::{Duration, Instant};
 
 /// An estimate unchanged for this long is held by the loss-based estimator.
 pub const FLAT_FOR: Duration = Duration::from_secs(5);
-/// "Unchanged": within this fraction of where the flat span began. str0m
+/// "Unchanged": not fallen by more than this fraction under the highest it
+/// has been since the span began (nor risen by [`SLOW_GAIN`]). str0m
 /// reports a 3 s average of its estimate, which can move by a bit while
 /// the estimate stands still (513 451, then 513 452 bit/s), while a delay-based
 /// estimate growing on a free link gains several percent a second.
 pub const SAME_WITHIN: f64 = 0.02;
+/// An estimate that gains less than this share over [`FLAT_FOR`] counts as
+/// held too. On a link str0m believes free, its delay-based estimate grows
+/// by 8 % a second (47 % over 5 s) and its probes lift it further; near
+/// what it believes is the link's capacity, by about a packet per round
+/// trip. Toward a satellite patient (2 Mbit/s, 640 ms round trip, ±20 ms
+/// of jitter per packet) it crept from 300 to 354 kbit/s over the first
+/// 10 s of a call, and later stood at 460 kbit/s, under a 480p needing
+/// 1.26 Mbit/s: the 15 ms probe bursts str0m sends arrive spread or
+/// bunched by the jitter and measure anything from a fifth to twice their
+/// rate, so they neither lifted it nor told it the link's size. The
+/// restart when it finally held still (the flat rule) found 0.73 and
+/// then 1.0 Mbit/s within 1.5 s; the patient had 480p 34 s into the call,
+/// too late for the median (`bench/bench rural --profile satellite`).
+pub const SLOW_GAIN: f64 = 0.25;
 /// The least time between two restarts of one subscriber's estimator; it
-/// doubles after each restart, up to [`MAX_GAP`], until the subscriber's
-/// next layer fits or is out of reach.
+/// doubles after each restart, up to [`MAX_GAP`], until the subscriber
+/// takes its top layer.
 pub const MIN_GAP: Duration = Duration::from_secs(15);
 pub const MAX_GAP: Duration = Duration::from_secs(60);
 /// The subscriber's next step (what it would take in all, audio reserve
@@ -68,10 +85,51 @@ pub fn in_reach(estimate: u64, next_with_headroom_bps: f64) -> bool {
     estimate as f64 * REACH >= next_with_headroom_bps
 }
 
+/// The subscriber's next layer (with audio and the upgrade headroom)
+/// against its estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextLayer {
+    /// There is no layer above: the subscriber has all it wants.
+    Top,
+    /// It fits the estimate (the allocator takes it when its hold
+    /// allows), or none is on offer now.
+    Fits,
+    /// It does not fit, and is within [`REACH`] of the estimate.
+    InReach,
+    /// Beyond [`REACH`]: a restart would cost more than it could find.
+    OutOfReach,
+}
+
+impl NextLayer {
+    /// Where a next step costing `next_with_headroom_bps` in all (`None`:
+    /// none is on offer now) stands against `estimate`; `on_top`: every
+    /// video is on the highest layer its publisher has. A next step that
+    /// is missing only because the layers above stopped arriving (a
+    /// publisher told to stop them, its uplink collapsed) is not the top:
+    /// during step-down's drop it reset the gap and the estimator was
+    /// restarted 7.8 s after the restart before.
+    pub fn of(estimate: u64, next_with_headroom_bps: Option<f64>, on_top: bool) -> NextLayer {
+        if on_top {
+            return NextLayer::Top;
+        }
+        let Some(next_with_headroom_bps) = next_with_headroom_bps else {
+            return NextLayer::Fits;
+        };
+        if estimate as f64 >= next_with_headroom_bps {
+            NextLayer::Fits
+        } else if in_reach(estimate, next_with_headroom_bps) {
+            NextLayer::InReach
+        } else {
+            NextLayer::OutOfReach
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HeldEstimate {
-    /// The estimate the current still span began at, and when.
-    span: Option<(u64, Instant)>,
+    /// The current still span: where it began, when, and the highest the
+    /// estimate has been in it.
+    span: Option<Span>,
     last_restart: Option<Instant>,
     gap: Duration,
 }
@@ -89,18 +147,32 @@ impl Default for HeldEstimate {
 impl HeldEstimate {
     /// Called once per adaptation pass with str0m's own estimate (not one
     /// kept through an outage or bounded for loss: those are not str0m's
-    /// hold). `reachable`: the subscriber's next layer is within reach of
-    /// the estimate and does not fit it yet. True when str0m's estimator
-    /// should be restarted from `estimate` now.
-    pub fn restart_due(&mut self, now: Instant, estimate: u64, reachable: bool) -> bool {
-        if !reachable {
+    /// hold), and where the subscriber's next layer stands against it.
+    /// True when str0m's estimator should be restarted from `estimate` now.
+    ///
+    /// Only the top layer, taken, brings the gap back to [`MIN_GAP`]: a
+    /// next layer that fits or falls out of reach for a pass does not.
+    /// During step-down's drop (a 250 kbit/s link) the estimate toward the
+    /// patient swung between 155 and 275 kbit/s, in and out of the 8×
+    /// reach of the 480p step, and a paused video's lowest layer fitted
+    /// and then did not; the estimator was restarted 5-10 s after the
+    /// restart before (`bench/bench rural --profile step-down`).
+    pub fn restart_due(&mut self, now: Instant, estimate: u64, next: NextLayer) -> bool {
+        if next == NextLayer::Top {
             self.gap = MIN_GAP;
             self.last_restart = None;
         }
-        let since = match self.span {
-            Some((v, since)) if (estimate as f64 - v as f64).abs() <= v as f64 * SAME_WITHIN => since,
+        let since = match &mut self.span {
+            Some(span) if span.still(estimate) => {
+                span.peak = span.peak.max(estimate);
+                span.since
+            }
             _ => {
-                self.span = Some((estimate, now));
+                self.span = Some(Span {
+                    from: estimate,
+                    since: now,
+                    peak: estimate,
+                });
                 return false;
             }
         };
@@ -108,14 +180,16 @@ impl HeldEstimate {
         let spaced = self
             .last_restart
             .is_none_or(|t| now.saturating_duration_since(t) >= self.gap);
-        if !(flat && spaced && reachable) {
+        if !(flat && spaced && next == NextLayer::InReach) {
             return false;
         }
         if self.last_restart.is_some() {
             self.gap = (self.gap * 2).min(MAX_GAP);
         }
         self.last_restart = Some(now);
-        self.span = self.span.map(|(v, _)| (v, now));
+        if let Some(span) = &mut self.span {
+            span.since = now;
+        }
         true
     }
 
@@ -123,6 +197,26 @@ impl HeldEstimate {
     /// bound): the flat span starts again when str0m's figure is back.
     pub fn interrupted(&mut self) {
         self.span = None;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    from: u64,
+    since: Instant,
+    peak: u64,
+}
+
+impl Span {
+    /// Whether `estimate` is still in this span: not fallen beyond
+    /// [`SAME_WITHIN`] under the highest it has been, not risen by
+    /// [`SLOW_GAIN`] over where it began. Any fall ends a span: an estimate
+    /// that swings on a full link (step-down's drop: 155 to 275 kbit/s on
+    /// a 250 kbit/s link) is the link's own, not a hold, and restarting
+    /// it lifted it over the link.
+    fn still(&self, estimate: u64) -> bool {
+        let estimate = estimate as f64;
+        estimate >= self.peak as f64 * (1.0 - SAME_WITHIN) && estimate <= self.from as f64 * (1.0 + SLOW_GAIN)
     }
 }
 
@@ -140,11 +234,11 @@ mod tests {
         from_ms: u64,
         secs: u64,
         estimate: impl Fn(u64) -> u64,
-        reachable: bool,
+        next: NextLayer,
     ) -> Vec<u64> {
         (from_ms..from_ms + secs * 1000)
             .step_by(PASS.as_millis() as usize)
-            .filter(|&ms| h.restart_due(t0 + Duration::from_millis(ms), estimate(ms), reachable))
+            .filter(|&ms| h.restart_due(t0 + Duration::from_millis(ms), estimate(ms), next))
             .collect()
     }
 
@@ -152,21 +246,54 @@ mod tests {
     fn an_estimate_flat_to_the_bit_with_the_next_layer_in_reach_restarts_then_waits_the_gap() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        let at = restarts(&mut h, t0, 0, 200, |_| 926_093, true);
+        let at = restarts(&mut h, t0, 0, 200, |_| 926_093, NextLayer::InReach);
         // 15 s after the first, then 30 s, then every 60 s.
         assert_eq!(at, vec![5_000, 20_000, 50_000, 110_000, 170_000]);
     }
 
     #[test]
-    fn the_gap_is_short_again_once_the_next_layer_fitted() {
+    fn the_gap_is_short_again_once_the_top_layer_was_taken() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        assert_eq!(restarts(&mut h, t0, 0, 30, |_| 926_093, true), vec![5_000, 20_000]);
-        // The layer was taken; later the estimate holds again under the next.
-        assert!(restarts(&mut h, t0, 30_000, 10, |_| 1_500_000, false).is_empty());
         assert_eq!(
-            restarts(&mut h, t0, 40_000, 30, |_| 1_400_000, true),
+            restarts(&mut h, t0, 0, 30, |_| 926_093, NextLayer::InReach),
+            vec![5_000, 20_000]
+        );
+        // The layer was taken; later the estimate holds again under the next.
+        assert!(restarts(&mut h, t0, 30_000, 10, |_| 1_500_000, NextLayer::Top).is_empty());
+        assert_eq!(
+            restarts(&mut h, t0, 40_000, 30, |_| 1_400_000, NextLayer::InReach),
             vec![45_000, 60_000]
+        );
+    }
+
+    #[test]
+    fn the_next_layer_against_the_estimate() {
+        assert_eq!(NextLayer::of(900_000, None, true), NextLayer::Top);
+        // Nothing above on offer, because the layers above stopped
+        // arriving: not the top.
+        assert_eq!(NextLayer::of(220_000, None, false), NextLayer::Fits);
+        assert_eq!(NextLayer::of(1_400_000, Some(1_280_000.0), false), NextLayer::Fits);
+        assert_eq!(NextLayer::of(460_000, Some(1_280_000.0), false), NextLayer::InReach);
+        assert_eq!(NextLayer::of(120_000, Some(1_280_000.0), false), NextLayer::OutOfReach);
+    }
+
+    #[test]
+    fn a_dip_out_of_reach_does_not_shorten_the_gap() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        assert_eq!(
+            restarts(&mut h, t0, 0, 21, |_| 220_000, NextLayer::InReach),
+            vec![5_000, 20_000]
+        );
+        // A pass out of reach, one where the next layer fits (a paused
+        // video's lowest), then held again: the next restart waits out the
+        // doubled gap (30 s after the last), not 5 s.
+        assert!(restarts(&mut h, t0, 21_000, 1, |_| 155_000, NextLayer::OutOfReach).is_empty());
+        assert!(restarts(&mut h, t0, 22_000, 1, |_| 155_000, NextLayer::Fits).is_empty());
+        assert_eq!(
+            restarts(&mut h, t0, 23_000, 30, |_| 220_000, NextLayer::InReach),
+            vec![50_000]
         );
     }
 
@@ -174,17 +301,66 @@ mod tests {
     fn an_average_that_moves_by_a_bit_is_still_held() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        let at = restarts(&mut h, t0, 0, 6, |ms| 513_451 + u64::from(ms >= 2_000), true);
+        let at = restarts(
+            &mut h,
+            t0,
+            0,
+            6,
+            |ms| 513_451 + u64::from(ms >= 2_000),
+            NextLayer::InReach,
+        );
         assert_eq!(at, vec![5_000]);
     }
 
     #[test]
-    fn a_moving_estimate_is_not_held() {
+    fn an_estimate_growing_as_on_a_free_link_is_not_held() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        // A delay-based estimate growing 1 % a second, slower than on a
-        // free link.
-        let at = restarts(&mut h, t0, 0, 30, |ms| 900_000 + ms * 9, true);
+        // str0m's multiplicative increase: 8 % a second.
+        let at = restarts(
+            &mut h,
+            t0,
+            0,
+            15,
+            |ms| (300_000.0 * 1.08f64.powf(ms as f64 / 1000.0)) as u64,
+            NextLayer::InReach,
+        );
+        assert!(at.is_empty(), "{at:?}");
+    }
+
+    #[test]
+    fn an_estimate_creeping_up_under_the_next_layer_is_held() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        // Toward a satellite patient: 300 to 354 kbit/s in 5 s.
+        let at = restarts(&mut h, t0, 0, 6, |ms| 300_000 + ms * 54 / 5, NextLayer::InReach);
+        assert_eq!(at, vec![5_000]);
+    }
+
+    #[test]
+    fn an_estimate_swinging_on_a_full_link_is_not_held() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        // Up by a tenth and back, every 2 s: inside the band, but every
+        // fall from the top starts the span again.
+        let at = restarts(
+            &mut h,
+            t0,
+            0,
+            30,
+            |ms| if ms % 2_000 < 1_000 { 220_000 } else { 242_000 },
+            NextLayer::InReach,
+        );
+        assert!(at.is_empty(), "{at:?}");
+    }
+
+    #[test]
+    fn a_falling_estimate_is_not_held() {
+        let t0 = Instant::now();
+        let mut h = HeldEstimate::default();
+        // Cut a few percent at a time, as on overuse: each cut starts
+        // the span again.
+        let at = restarts(&mut h, t0, 0, 20, |ms| 1_000_000 - ms * 30, NextLayer::InReach);
         assert!(at.is_empty(), "{at:?}");
     }
 
@@ -193,9 +369,12 @@ mod tests {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
         // A 3G patient on the lowest layer, whose next layer can never fit.
-        assert!(restarts(&mut h, t0, 0, 30, |_| 400_000, false).is_empty());
+        assert!(restarts(&mut h, t0, 0, 30, |_| 400_000, NextLayer::OutOfReach).is_empty());
         // The next layer comes within reach: the flat span already counts.
-        assert_eq!(restarts(&mut h, t0, 30_000, 1, |_| 400_000, true), vec![30_000]);
+        assert_eq!(
+            restarts(&mut h, t0, 30_000, 1, |_| 400_000, NextLayer::InReach),
+            vec![30_000]
+        );
     }
 
     #[test]
@@ -212,9 +391,12 @@ mod tests {
     fn an_outage_or_loss_bound_starts_the_flat_span_again() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        assert!(restarts(&mut h, t0, 0, 4, |_| 926_093, true).is_empty());
+        assert!(restarts(&mut h, t0, 0, 4, |_| 926_093, NextLayer::InReach).is_empty());
         h.interrupted();
-        assert!(restarts(&mut h, t0, 4_000, 4, |_| 926_093, true).is_empty());
-        assert_eq!(restarts(&mut h, t0, 8_000, 2, |_| 926_093, true), vec![9_000]);
+        assert!(restarts(&mut h, t0, 4_000, 4, |_| 926_093, NextLayer::InReach).is_empty());
+        assert_eq!(
+            restarts(&mut h, t0, 8_000, 2, |_| 926_093, NextLayer::InReach),
+            vec![9_000]
+        );
     }
 }

@@ -71,6 +71,15 @@ pub(crate) struct VideoOut {
     out_time: Unwrapper,
     /// The pause last reported to the subscriber, so each change is told once.
     pub told_paused: Option<PauseReason>,
+    /// The allocator's pause on the last adaptation pass (what
+    /// `told_paused` says apart from a wait for a keyframe).
+    pub allocator_paused: Option<PauseReason>,
+    /// Why the subscriber gets none of this video until its next keyframe
+    /// goes out, where that can take more than a second: frames were
+    /// skipped for a full send queue (`Bandwidth`), or the layer it had
+    /// was dropped when the publisher's uplink collapsed (`NoLayers`).
+    /// The adaptation pass tells it as a pause (`adapt::told_pause`).
+    pub until_keyframe: Option<PauseReason>,
     /// The last keyframe written toward the subscriber: it may take longer
     /// than the queue limit to leave (`send_queue.rs`).
     last_keyframe: Option<KeyframeWritten>,
@@ -98,6 +107,8 @@ impl TrackOut {
             }),
             out_time: Unwrapper::for_timestamp(),
             told_paused: None,
+            allocator_paused: None,
+            until_keyframe: None,
             last_keyframe: None,
             written: WrittenLog::default(),
             publisher_rtt: None,
@@ -334,6 +345,8 @@ impl Participant {
                 pacer_bps = s.bwe_tx.map(|b| b.as_u64()),
                 loss_in = s.ingress_loss_fraction,
                 loss_out = s.egress_loss_fraction,
+                rtt_ms = self.stats.rtt.map(|r| r.as_millis() as u64),
+                sent = self.stats.bitrate_out_bps,
                 "peer stats"
             );
             // At once, not at the next adaptation pass: every NACK sent for
@@ -450,6 +463,7 @@ impl Participant {
                     tracing::debug!(participant = %self.id, origin, "send queue full: video skipped until a keyframe");
                 }
                 video.rewriter.drop_current();
+                video.until_keyframe = Some(PauseReason::Bandwidth);
                 self.stats.video_frames_skipped += 1;
                 return None;
             }
@@ -520,7 +534,14 @@ impl Participant {
         }
         let video = track.video.as_mut()?;
         match written {
-            Ok(()) => video.written.record(at, data.data.len()),
+            Ok(()) => {
+                video.written.record(at, data.data.len());
+                // The wait a pause was told for is over once a keyframe
+                // is on its way (`adapt::told_pause`).
+                if data.is_keyframe() && video.rewriter.current().is_some() {
+                    video.until_keyframe = None;
+                }
+            }
             // As above: the stream goes on at the next keyframe.
             Err(_) => video.rewriter.drop_current(),
         }

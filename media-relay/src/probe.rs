@@ -113,6 +113,21 @@ impl ProbePacer {
         None
     }
 
+    /// str0m's estimator was just restarted from `estimate` to find what a
+    /// still estimate hides (`held_estimate.rs`): the restart probes at 3×
+    /// and 6× the estimate, so its result is watched as a probe's. A cut
+    /// it brings is undone once by [`Self::undercut`], and a gain lets the
+    /// allocator take the layer at once ([`Self::confirmed`]). On a
+    /// jittery satellite link such probes measured as little as a tenth of
+    /// what the link was carrying (109 kbit/s while the relay sent
+    /// 0.96 Mbit/s, and the video paused for 3 s; `bench/bench rural
+    /// --profile satellite`).
+    pub fn restarted(&mut self, now: Instant, estimate: u64) {
+        self.estimate_at_probe = Some(estimate);
+        self.reported = false;
+        self.probed_at = Some(now);
+    }
+
     /// The desired bitrate to give str0m on this pass. `wants_more`: the
     /// subscriber would take a layer the estimate does not allow yet.
     pub fn desired(&mut self, now: Instant, desired: u64, estimate: u64, wants_more: bool) -> u64 {
@@ -206,6 +221,17 @@ mod tests {
         assert_eq!(p.undercut(at(400), 950_000), None, "within a tenth");
         assert_eq!(p.undercut(at(1_200), 470_000), Some(1_000_000));
         assert_eq!(p.undercut(at(1_400), 470_000), None, "once per probe");
+    }
+
+    #[test]
+    fn a_restart_is_watched_as_a_probe() {
+        let t0 = Instant::now();
+        let mut p = ProbePacer::default();
+        p.restarted(t0, 1_040_000);
+        assert_eq!(p.undercut(t0 + Duration::from_millis(900), 109_000), Some(1_040_000));
+        let mut p = ProbePacer::default();
+        p.restarted(t0, 460_000);
+        assert!(p.confirmed(997_000));
     }
 
     #[test]

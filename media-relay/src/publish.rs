@@ -352,14 +352,17 @@ impl PublishedVideo {
         self.uplink_collapsed_at = at;
     }
 
+    /// Whether the publisher's uplink collapsed lately
+    /// ([`UPLINK_COLLAPSE_REMEMBERED`]).
+    pub fn uplink_collapsed(&self, now: Instant) -> bool {
+        self.uplink_collapsed_at
+            .is_some_and(|at| now.saturating_duration_since(at) < UPLINK_COLLAPSE_REMEMBERED)
+    }
+
     /// Whether higher layer `i`, asked for, is on an uplink that collapsed
     /// lately ([`UPLINK_COLLAPSE_REMEMBERED`]).
     fn on_collapsed_uplink(&self, now: Instant, i: usize) -> bool {
-        i > 0
-            && self.told_active.contains(Layer::ALL[i])
-            && self
-                .uplink_collapsed_at
-                .is_some_and(|at| now.saturating_duration_since(at) < UPLINK_COLLAPSE_REMEMBERED)
+        i > 0 && self.told_active.contains(Layer::ALL[i]) && self.uplink_collapsed(now)
     }
 
     /// The RTP time (extended) of the newest media packet str0m has received

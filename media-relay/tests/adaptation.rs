@@ -201,3 +201,65 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
     );
     check_switches(frames);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collapse_under_the_top_layer_is_told_as_a_pause_until_video_flows_again() {
+    let mut call = Call::start().await;
+    let link = LinkProxy::start(call.relay.local_addr(), Impairment::NONE, Impairment::NONE)
+        .await
+        .unwrap();
+    let ana = call
+        .join_with("consult-3", "ana", PeerOptions { simulcast: true }, None)
+        .await;
+    let beto = call
+        .join_with("consult-3", "beto", PeerOptions::default(), Some(link.addr()))
+        .await;
+    wait_long(&beto, "ana's top layer", |r| r.latest_layer(ana.tag) == Some(2)).await;
+
+    // 400 kbit/s: the lowest layer fits (the first test), but the top
+    // layer's frames already queued toward beto cannot leave in time. The
+    // relay skips video until a keyframe of the lowest layer can go out,
+    // and beto's screen is told why the picture stopped.
+    let events_before = call.events().len();
+    link.set_down(Impairment::rate(400_000, Duration::from_millis(200)));
+    let paused = |e: &RelayEvent| {
+        matches!(e, RelayEvent::VideoPaused { participant, origin, reason: PauseReason::Bandwidth }
+            if participant == "beto" && origin == "ana")
+    };
+    call.wait_event_since("beto told ana's video is paused", events_before, paused)
+        .await;
+    let paused_at = events_before
+        + call.events()[events_before..]
+            .iter()
+            .position(paused)
+            .expect("the pause just waited for");
+    call.wait_event_since(
+        "beto told ana's video flows again",
+        paused_at,
+        |e| matches!(e, RelayEvent::VideoResumed { participant, origin } if participant == "beto" && origin == "ana"),
+    )
+    .await;
+    // The relay did skip video toward beto: the wait was for a keyframe.
+    let skipped = call
+        .relay
+        .participant_stats()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.participant == "beto")
+        .map(|p| p.video_frames_skipped);
+    assert!(
+        skipped.is_some_and(|n| n > 0),
+        "no frame skipped toward beto: {skipped:?}"
+    );
+    let frames_before = beto.received().video_from(ana.tag).len();
+    wait_long(&beto, "ana's lowest layer after the resume", |r| {
+        r.video_from(ana.tag)[frames_before..]
+            .iter()
+            .filter(|f| f.layer == 0)
+            .count()
+            > 10
+    })
+    .await;
+    check_switches(beto.received().video_from(ana.tag));
+}
