@@ -70,6 +70,15 @@ struct LayerRates {
     top: Layer,
 }
 
+impl LayerRates {
+    /// Whether `layer` is no longer offered because the publisher's uplink
+    /// stopped carrying it (collapsed, stalled, or asked for and absent),
+    /// as opposed to a subscriber's link being too small for it.
+    fn lost(&self, layer: Layer) -> bool {
+        self.collapsed || self.now[layer.index()].is_none()
+    }
+}
+
 pub(crate) fn run(
     now: Instant,
     participants: &mut HashMap<String, Participant>,
@@ -260,17 +269,21 @@ fn allocate_for(
         // The allocator only goes down when the link cannot carry the
         // current layer (or it stopped arriving): stop it now rather than
         // keep it flowing until the lower layer's keyframe.
-        let down = matches!((v.rewriter.current(), a.layer()), (Some(c), Some(t)) if t < c);
+        let had = v.rewriter.current();
+        let down = matches!((had, a.layer()), (Some(c), Some(t)) if t < c);
         v.rewriter.set_target(a.layer());
         if down {
             v.rewriter.drop_current();
         }
-        // The layer this subscriber had was dropped because its
-        // publisher's uplink collapsed: the lower layer's keyframe comes
-        // through that uplink, often more than a second later (bench
+        // The layer this subscriber had was dropped because its publisher's
+        // uplink stopped carrying it (collapsed, or the layer stalled): the
+        // picture already stands still, and the lower layer's keyframe
+        // comes through that uplink, often more than a second later (bench
         // rural, step-down: the patient's picture at the specialist stood
-        // still for 1.6-1.8 s in three runs before the screen said why).
-        if down && rates.get(&key).is_some_and(|r| r.collapsed) {
+        // still for 1.6-1.8 s in three runs before the screen said why;
+        // satellite: 1.0-2.3 s each time the patient's browser stopped
+        // sending its 480p).
+        if down && had.is_some_and(|c| rates.get(&key).is_some_and(|r| r.lost(c))) {
             v.until_keyframe.get_or_insert(PauseReason::NoLayers);
         }
         v.allocator_paused = match a.target {
@@ -574,6 +587,27 @@ mod tests {
             told_pause(not_wanted, Some(PauseReason::Bandwidth)),
             Some(PauseReason::NotWanted)
         );
+    }
+
+    #[test]
+    fn a_layer_is_lost_when_its_uplink_stops_carrying_it_not_when_it_costs_too_much() {
+        let rates = LayerRates {
+            now: [Some(150_000), None, Some(1_200_000)],
+            if_sent: [Some(150_000), Some(500_000), Some(1_200_000)],
+            collapsed: false,
+            top: Layer::HIGH,
+        };
+        // However dear, a layer that arrives is not lost.
+        assert!(!rates.lost(Layer::HIGH));
+        assert!(!rates.lost(Layer::LOW));
+        // Stalled or absent: no rate this pass.
+        assert!(rates.lost(Layer::MID));
+        // A collapsed uplink loses whatever the subscriber had.
+        let collapsed = LayerRates {
+            collapsed: true,
+            ..rates
+        };
+        assert!(collapsed.lost(Layer::HIGH));
     }
 
     #[test]

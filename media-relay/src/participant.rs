@@ -77,7 +77,8 @@ pub(crate) struct VideoOut {
     /// Why the subscriber gets none of this video until its next keyframe
     /// goes out, where that can take more than a second: frames were
     /// skipped for a full send queue (`Bandwidth`), or the layer it had
-    /// was dropped when the publisher's uplink collapsed (`NoLayers`).
+    /// was dropped when the publisher's uplink stopped carrying it
+    /// (collapsed, or the layer stalled: `NoLayers`).
     /// The adaptation pass tells it as a pause (`adapt::told_pause`).
     pub until_keyframe: Option<PauseReason>,
     /// The last keyframe written toward the subscriber: it may take longer

@@ -167,6 +167,11 @@ struct State {
     active: [bool; 3],
     /// Layers whose next frame must be a keyframe (asked for by the relay).
     keyframe_due: [bool; 3],
+    /// Layers not sent whatever the relay asks, as a browser's encoder
+    /// drops its top layer on a congested uplink.
+    stalled: [bool; 3],
+    /// No keyframe is sent while set; those asked for wait.
+    keyframes_held: bool,
     /// Frames sent per layer.
     pub layer_frames: [u32; 3],
     /// When each video frame was written, by counter (for latency figures).
@@ -216,6 +221,8 @@ impl Client {
             options,
             active: [true; 3],
             keyframe_due: [true; 3],
+            stalled: [false; 3],
+            keyframes_held: false,
             layer_frames: [0; 3],
             video_sent_at: Vec::new(),
         }));
@@ -303,6 +310,18 @@ impl Client {
         for (i, rid) in RIDS.iter().enumerate() {
             s.active[i] = rids.iter().any(|r| r == rid);
         }
+    }
+
+    /// Stops (or restarts) sending simulcast layer `layer` whatever the
+    /// relay asks: a browser's encoder dropping its top layer.
+    pub fn stall_layer(&self, layer: usize, stalled: bool) {
+        self.state.lock().unwrap().stalled[layer] = stalled;
+    }
+
+    /// Holds every keyframe (asked for or periodic) until released: a
+    /// keyframe that takes long to come through the publisher's uplink.
+    pub fn hold_keyframes(&self, held: bool) {
+        self.state.lock().unwrap().keyframes_held = held;
     }
 
     /// Which layers are being sent now.
@@ -494,10 +513,11 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         _ => &[None],
     };
     for (i, rid) in layers.iter().enumerate() {
-        if !s.active[i] {
+        if !s.active[i] || (kind == MediaKind::Video && s.stalled[i]) {
             continue;
         }
-        let keyframe = kind == MediaKind::Video && (s.keyframe_due[i] || counter % KEYFRAME_EVERY == 0);
+        let keyframe =
+            kind == MediaKind::Video && !s.keyframes_held && (s.keyframe_due[i] || counter % KEYFRAME_EVERY == 0);
         let size = match rid {
             Some(_) => LAYER_FRAME_BYTES[i],
             None => SINGLE_FRAME_BYTES,
@@ -511,7 +531,7 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
             .write(pt, Instant::now(), time, data)
             .expect("client writes media");
         if kind == MediaKind::Video {
-            s.keyframe_due[i] = false;
+            s.keyframe_due[i] &= !keyframe;
             s.layer_frames[i] += 1;
         }
     }

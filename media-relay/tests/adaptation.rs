@@ -201,3 +201,77 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
     );
     check_switches(frames);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_its_publisher_stops_sending_is_told_as_paused_until_the_lower_keyframe() {
+    let mut call = Call::start().await;
+    let ana = call
+        .join_with("consult-3", "ana", PeerOptions { simulcast: true }, None)
+        .await;
+    let beto = call.join("consult-3", "beto").await;
+    wait_long(&beto, "ana's top layer", |r| r.latest_layer(ana.tag) == Some(2)).await;
+
+    // ana's encoder drops its top layer, as a browser does on a congested
+    // uplink, and the lower layer's keyframe is slow to come through it
+    // (held here until the test lets it go, so the wait is certain).
+    ana.hold_keyframes(true);
+    let events_before = call.events().len();
+    let frames_before = beto.received().video_from(ana.tag).len();
+    ana.stall_layer(2, true);
+    call.wait_event_since("beto told ana's video is paused", events_before, |e| {
+        matches!(e, RelayEvent::VideoPaused { participant, origin, reason: PauseReason::NoLayers }
+            if participant == "beto" && origin == "ana")
+    })
+    .await;
+
+    // While no keyframe can come, nothing else of ana's video reaches beto
+    // and the pause stands: a second of ana's audio arrives meanwhile.
+    let audio = beto.received().count(ana.tag, MediaKind::Audio);
+    beto.wait_for("a second of audio while paused", |r| {
+        r.count(ana.tag, MediaKind::Audio) > audio + 50
+    })
+    .await;
+    let resumed = |events: &[RelayEvent]| {
+        events.iter().skip(events_before).any(
+            |e| matches!(e, RelayEvent::VideoResumed { participant, origin } if participant == "beto" && origin == "ana"),
+        )
+    };
+    assert!(
+        !resumed(&call.events()),
+        "resumed with no keyframe sent: {:?}",
+        call.events()
+    );
+    let received = beto.received();
+    let waiting = &received.video_from(ana.tag)[frames_before..];
+    assert!(
+        waiting.iter().all(|f| f.layer == 2),
+        "a lower layer reached beto with no keyframe: {waiting:?}"
+    );
+
+    // The keyframe comes: beto is told the video is back, and it starts on
+    // that keyframe of a lower layer.
+    ana.hold_keyframes(false);
+    call.wait_event_since(
+        "beto told ana's video is back",
+        events_before,
+        |e| matches!(e, RelayEvent::VideoResumed { participant, origin } if participant == "beto" && origin == "ana"),
+    )
+    .await;
+    beto.wait_for("ana's lower layer", |r| {
+        r.video_from(ana.tag)[frames_before..].iter().any(|f| f.layer < 2)
+    })
+    .await;
+    let received = beto.received();
+    let frames = received.video_from(ana.tag);
+    let first_lower = frames_before
+        + frames[frames_before..]
+            .iter()
+            .position(|f| f.layer < 2)
+            .expect("a lower layer arrived");
+    assert!(
+        frames[first_lower].keyframe,
+        "the lower layer started on a delta frame: {:?}",
+        &frames[first_lower.saturating_sub(2)..(first_lower + 2).min(frames.len())]
+    );
+    check_switches(frames);
+}
