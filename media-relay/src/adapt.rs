@@ -20,7 +20,7 @@ use crate::engine::RelayEvent;
 use crate::held_estimate::NextLayer;
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
 use crate::outage::Hold;
-use crate::participant::{OutState, Participant};
+use crate::participant::{OutState, Participant, SKIP_TOLD_OVER_AFTER};
 
 /// How often the pass runs.
 pub const ADAPT_EVERY: Duration = Duration::from_millis(200);
@@ -68,12 +68,16 @@ struct LayerRates {
     collapsed: bool,
     /// The highest layer the publisher sends (or was asked for).
     top: Layer,
+    /// The layers a subscriber may be switched to (`PublishedVideo::proven`).
+    proven: LayerSet,
 }
 
 impl LayerRates {
     /// Whether `layer` is no longer offered because the publisher's uplink
-    /// stopped carrying it (collapsed, stalled, or asked for and absent),
-    /// as opposed to a subscriber's link being too small for it.
+    /// stopped carrying it (collapsed, stalled, asked for and absent, or
+    /// arriving as a slideshow), as opposed to a subscriber's link being
+    /// too small for it. Asked only of the layer a subscriber had before a
+    /// step down, never the lowest (which a collapse leaves offered).
     fn lost(&self, layer: Layer) -> bool {
         self.collapsed || self.now[layer.index()].is_none()
     }
@@ -101,6 +105,7 @@ pub(crate) fn run(
                         if_sent,
                         collapsed: video.uplink_collapsed(now),
                         top: Layer::ALL[video.layer_count().min(MAX_LAYERS) - 1],
+                        proven: video.proven(),
                     },
                 );
             }
@@ -294,6 +299,12 @@ fn allocate_for(
             // Its resume waits for a keyframe too, and is told by the
             // allocator; a reason left from before would be told with it.
             v.until_keyframe = None;
+            v.keyframe_after_skip_at = None;
+        }
+        let (over, keyframe_at) = skip_wait(now, v.keyframe_after_skip_at, v.rewriter.current().is_some());
+        v.keyframe_after_skip_at = keyframe_at;
+        if over {
+            v.until_keyframe = None;
         }
         let paused = told_pause(a.target, v.until_keyframe);
         if paused != v.told_paused {
@@ -322,7 +333,8 @@ fn allocate_for(
                 set.insert(layer);
             }
         }
-        if let Some(layer) = v.rewriter.awaiting_keyframe() {
+        let proven = rates.get(&key).map_or(LayerSet::ALL, |r| r.proven);
+        if let Some(layer) = crate::participant::keyframe_to_ask(v, proven) {
             if !mid_out.is_some_and(|m| congested.contains(&m)) {
                 keyframes_wanted.push((key.0, key.1, layer));
             }
@@ -380,6 +392,18 @@ fn allocate_for(
         tracing::trace!(participant = %s.id, estimate, minimum, desired, sent = s.stats.bitrate_out_bps, "bwe target");
         s.bwe_target = (minimum, desired);
         s.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+    }
+}
+
+/// After frames were skipped for a full send queue and a keyframe was then
+/// written at `keyframe_at`: whether the wait is over now
+/// ([`SKIP_TOLD_OVER_AFTER`] later), and the keyframe time to keep. A
+/// subscriber left with no picture since (a step down, a frame past a gap)
+/// waits for the next keyframe's write again.
+fn skip_wait(now: Instant, keyframe_at: Option<Instant>, has_picture: bool) -> (bool, Option<Instant>) {
+    match keyframe_at.filter(|_| has_picture) {
+        Some(t) if now.saturating_duration_since(t) >= SKIP_TOLD_OVER_AFTER => (true, None),
+        kept => (false, kept),
     }
 }
 
@@ -596,6 +620,7 @@ mod tests {
             if_sent: [Some(150_000), Some(500_000), Some(1_200_000)],
             collapsed: false,
             top: Layer::HIGH,
+            proven: LayerSet::ALL,
         };
         // However dear, a layer that arrives is not lost.
         assert!(!rates.lost(Layer::HIGH));
@@ -608,6 +633,19 @@ mod tests {
             ..rates
         };
         assert!(collapsed.lost(Layer::HIGH));
+    }
+
+    #[test]
+    fn a_skips_wait_is_over_a_second_after_its_keyframe_if_the_picture_stayed() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(skip_wait(at(5000), None, true), (false, None), "no keyframe yet");
+        assert_eq!(skip_wait(at(800), Some(t0), true), (false, Some(t0)));
+        assert_eq!(skip_wait(at(1000), Some(t0), true), (true, None));
+        // Dropped again before the second was up: the wait goes on, and
+        // counts from the next keyframe.
+        assert_eq!(skip_wait(at(500), Some(t0), false), (false, None));
+        assert_eq!(skip_wait(at(1500), None, true), (false, None));
     }
 
     #[test]

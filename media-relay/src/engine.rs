@@ -579,12 +579,17 @@ impl Relay {
                     }
                 }
             }
-            Propagate::Media { origin, layer, data } => {
+            Propagate::Media {
+                origin,
+                layer,
+                proven,
+                data,
+            } => {
                 let mut keyframe_for = None;
                 let publisher_rtt = self.participants.get(&origin).and_then(|p| p.stats.rtt);
                 for other in self.room_peers(&origin) {
                     if let Some(p) = self.participants.get_mut(&other) {
-                        if let Some(wanted) = p.forward(&origin, layer, &data, publisher_rtt) {
+                        if let Some(wanted) = p.forward(&origin, layer, proven, &data, publisher_rtt) {
                             keyframe_for = Some(wanted);
                         }
                         self.dirty.insert(other);

@@ -15,7 +15,7 @@ use str0m::{Event, IceConnectionState, Output, Rtc};
 
 use crate::allocator::{Allocator, PauseReason, TrackId};
 use crate::engine::{RelayEvent, Transmit};
-use crate::layer::Layer;
+use crate::layer::{Layer, LayerSet};
 use crate::nack_pause::NackPause;
 use crate::publish::PublishedVideo;
 use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
@@ -81,6 +81,10 @@ pub(crate) struct VideoOut {
     /// (collapsed, or the layer stalled: `NoLayers`).
     /// The adaptation pass tells it as a pause (`adapt::told_pause`).
     pub until_keyframe: Option<PauseReason>,
+    /// When a keyframe was written after frames were skipped for a full
+    /// send queue: that wait is told over [`SKIP_TOLD_OVER_AFTER`] later if
+    /// the picture was neither skipped nor dropped again (`adapt.rs`).
+    pub keyframe_after_skip_at: Option<Instant>,
     /// The last keyframe written toward the subscriber: it may take longer
     /// than the queue limit to leave (`send_queue.rs`).
     last_keyframe: Option<KeyframeWritten>,
@@ -110,6 +114,7 @@ impl TrackOut {
             told_paused: None,
             allocator_paused: None,
             until_keyframe: None,
+            keyframe_after_skip_at: None,
             last_keyframe: None,
             written: WrittenLog::default(),
             publisher_rtt: None,
@@ -161,6 +166,9 @@ pub(crate) enum Propagate {
         origin: String,
         /// The simulcast layer of a video frame (`LOW` without simulcast).
         layer: Option<Layer>,
+        /// The layers of the track a viewer on another layer may be switched
+        /// to on their keyframe (`PublishedVideo::proven`).
+        proven: LayerSet,
         // Boxed: a frame's metadata dwarfs the other variants.
         data: Box<MediaData>,
     },
@@ -387,12 +395,14 @@ impl Participant {
                 let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == data.mid) else {
                     return;
                 };
+                let mut proven = LayerSet::ALL;
                 let layer = match &mut track.video {
                     None => None,
                     Some(video) => {
                         // A RID the offer did not announce is not ours to forward.
                         let Some(layer) = video.layer_of(data.rid) else { return };
                         video.record(data.network_time, layer, data.data.len());
+                        proven = video.proven();
                         if data.is_keyframe() {
                             tracing::debug!(participant = %self.id, layer = layer.index(), bytes = data.data.len(), "keyframe received");
                             video.keyframes.keyframe_received(layer);
@@ -409,6 +419,7 @@ impl Participant {
                 propagate.push(Propagate::Media {
                     origin: self.id.clone(),
                     layer,
+                    proven,
                     data: Box::new(data),
                 });
             }
@@ -431,10 +442,15 @@ impl Participant {
     /// Nothing passes before this participant is connected (decision 0009).
     /// `publisher_rtt`: the origin's round trip to the relay, the least
     /// video its send queue may hold (`send_queue::limit_for_publisher`).
+    /// `proven`: the layers a subscriber on another layer may be switched
+    /// to on their keyframe (`publish.rs`, `FIRST_PROOF`), and whose
+    /// keyframe is worth asking for; a subscriber with no picture yet takes
+    /// any.
     pub fn forward(
         &mut self,
         origin: &str,
         layer: Option<Layer>,
+        proven: LayerSet,
         data: &MediaData,
         publisher_rtt: Option<Duration>,
     ) -> Option<Layer> {
@@ -465,6 +481,7 @@ impl Participant {
                 }
                 video.rewriter.drop_current();
                 video.until_keyframe = Some(PauseReason::Bandwidth);
+                video.keyframe_after_skip_at = None;
                 self.stats.video_frames_skipped += 1;
                 return None;
             }
@@ -502,13 +519,18 @@ impl Participant {
                     video.rewriter.drop_current();
                 }
                 let incoming = data.time.rebase(Frequency::NINETY_KHZ);
+                // A keyframe of a higher layer not yet proven is no switch
+                // point for a subscriber that has a picture: it stays where
+                // it is until the layer has shown it keeps coming.
+                let current = video.rewriter.current();
+                let switch_point = proven.contains(layer) || current.is_none_or(|c| layer <= c);
                 let packet = PacketInfo {
                     // Frames, not packets: the layer stands for the source
                     // and the frame's first sequence number for its place.
                     ssrc: layer.index() as u32,
                     seq: **data.seq_range.start() as u16,
                     timestamp: incoming.numer() as u32,
-                    keyframe_start: data.is_keyframe(),
+                    keyframe_start: data.is_keyframe() && switch_point,
                     picture_id: None,
                     tl0picidx: None,
                 };
@@ -523,7 +545,7 @@ impl Participant {
                         }
                         MediaTime::new(video.out_time.unwrap(f.timestamp.into()) as u64, Frequency::NINETY_KHZ)
                     }
-                    Decision::Drop(_) => return video.rewriter.awaiting_keyframe(),
+                    Decision::Drop(_) => return keyframe_to_ask(video, proven),
                 }
             }
             _ => data.time,
@@ -538,15 +560,20 @@ impl Participant {
             Ok(()) => {
                 video.written.record(at, data.data.len());
                 // The wait a pause was told for is over once a keyframe
-                // is on its way (`adapt::told_pause`).
+                // is on its way (`adapt::told_pause`); after a skip, once
+                // video has gone on from it for a while.
                 if data.is_keyframe() && video.rewriter.current().is_some() {
-                    video.until_keyframe = None;
+                    if video.until_keyframe == Some(PauseReason::Bandwidth) {
+                        video.keyframe_after_skip_at.get_or_insert(at);
+                    } else {
+                        video.until_keyframe = None;
+                    }
                 }
             }
             // As above: the stream goes on at the next keyframe.
             Err(_) => video.rewriter.drop_current(),
         }
-        video.rewriter.awaiting_keyframe()
+        keyframe_to_ask(video, proven)
     }
 
     /// The outgoing video tracks whose send queue is too deep
@@ -708,6 +735,25 @@ fn write_time(last: Option<Instant>, arrived: Instant) -> Instant {
 /// How far under str0m's reported estimate the value its pacer follows must
 /// be for the relay to go by it ([`estimate_now`]).
 const PACER_FELL_BELOW: f64 = 0.5;
+
+/// How long after the keyframe that followed a skip for a full send queue
+/// the viewer is told its video is back, if it was neither skipped nor
+/// dropped again meanwhile. Told at once, a link too small for any video (80 kbit/s) got
+/// "paused, back, paused" within a second: the keyframe asked for once the
+/// queue drained was written, and the frames after it were skipped again
+/// (`tests/interop.rs`, 3 of 6 runs of the suite).
+pub const SKIP_TOLD_OVER_AFTER: Duration = Duration::from_secs(1);
+
+/// The keyframe a subscriber's video waits for, if it is worth asking the
+/// publisher for: not that of a layer yet to prove itself while the
+/// subscriber has a picture (`publish.rs`, `FIRST_PROOF`), which would not
+/// be switched to, and would load the publisher's uplink as it starts.
+pub(crate) fn keyframe_to_ask(video: &VideoOut, proven: LayerSet) -> Option<Layer> {
+    video
+        .rewriter
+        .awaiting_keyframe()
+        .filter(|&l| proven.contains(l) || video.rewriter.current().is_none_or(|c| l <= c))
+}
 
 /// The estimate to allocate and pace video by, from str0m's reported one
 /// (an average of its estimator's last 3 s) and the one its pacer follows

@@ -67,6 +67,21 @@ const FPS_WINDOW: Duration = Duration::from_secs(2);
 /// paused for 10 s (`--profile dropout`).
 const SLIDESHOW_MEMORY: Duration = Duration::from_secs(10);
 const PROOF: Duration = Duration::from_millis(1500);
+/// A viewer on a lower layer is switched up to a higher layer arriving for
+/// the first time in the call only once that layer has arrived this long
+/// with no gap longer than two frames at [`MIN_FPS`] ([`Self::proven`]).
+/// At the start of a call a browser's first uplink estimate often
+/// overshoots (1.12 Mbit/s on a 1 Mbit/s rural-4g uplink): it starts its
+/// 480p, and stops it within about half a second as the estimate falls. A
+/// viewer switched to it on its first keyframe saw a freeze until the relay
+/// judged it stalled and the 240p's keyframe came (`bench/bench rural
+/// --profile rural-4g`: 0.56-0.65 s in three of seven runs, limit 0.5 s).
+/// Only the first arrival: a layer that has proved itself once and comes
+/// back later (after a step-down) is switched to at once, as every second
+/// counts toward the top layer there. The layer is still offered and its
+/// cost counted meanwhile, so the subscriber's estimate is lifted toward
+/// it as for any switch up waiting for a keyframe.
+const FIRST_PROOF: Duration = Duration::from_secs(1);
 
 /// Drops the arrival times older than [`FPS_WINDOW`].
 fn forget_before_window(frames: &mut std::collections::VecDeque<Instant>, now: Instant) {
@@ -204,6 +219,8 @@ pub struct PublishedVideo {
     /// The last frame of the lowest layer up to which it was a slideshow
     /// (under [`MIN_FPS`] over the window's frames before it).
     low_slideshow_until: Option<Instant>,
+    /// Per layer, whether it has once arrived for [`FIRST_PROOF`].
+    proven: [bool; MAX_LAYERS],
     /// The publisher's round trip to the relay, as str0m last measured it.
     publisher_rtt: Option<Duration>,
     /// Whether each layer's packets still arrive.
@@ -227,6 +244,7 @@ impl PublishedVideo {
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
             low_slideshow_until: None,
+            proven: [false; MAX_LAYERS],
             publisher_rtt: None,
             packets: PacketFlow::default(),
             uplink_collapsed_at: None,
@@ -302,7 +320,8 @@ impl PublishedVideo {
     }
 
     /// Whether a layer has been arriving for a while, but as a slideshow;
-    /// or, a slideshow lately, has not yet shown that it moves again.
+    /// or, a slideshow lately, has not yet shown that it moves again. Also
+    /// notes when a layer has first arrived for [`FIRST_PROOF`].
     fn too_slow(&mut self, now: Instant, i: usize) -> bool {
         let frames = &mut self.frames[i];
         forget_before_window(frames, now);
@@ -327,6 +346,9 @@ impl PublishedVideo {
                 }
             }
             return true;
+        }
+        if !self.proven[i] {
+            self.proven[i] = steady_for(frames, now, FIRST_PROOF);
         }
         // Only the lowest layer: its absence pauses the viewer's video, and
         // a viewer is told of each pause and resume. A higher layer that
@@ -531,6 +553,17 @@ impl PublishedVideo {
         out
     }
 
+    /// The layers a viewer on another layer may be switched to on their
+    /// keyframe: the lowest always; a higher one once it has arrived for
+    /// [`FIRST_PROOF`] at least once in the call (judged every adaptation
+    /// pass).
+    pub fn proven(&self) -> LayerSet {
+        Layer::ALL
+            .into_iter()
+            .filter(|l| l.index() == 0 || self.proven[l.index()])
+            .collect()
+    }
+
     /// RIDs of the layers in `set`, for telling the publisher what to send.
     pub fn rids_in(&self, set: LayerSet) -> Vec<String> {
         Layer::ALL
@@ -615,6 +648,62 @@ mod tests {
             v.record(at(ms), Layer::MID, 3000);
         }
         v
+    }
+
+    #[test]
+    fn a_higher_layers_first_arrival_is_switched_to_once_it_has_arrived_for_a_second() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let low_only: LayerSet = [Layer::LOW].into_iter().collect();
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        v.layer_rates(t0); // the first adaptation pass asks for both
+        assert_eq!(v.proven(), low_only, "the lowest layer always");
+        // h from the start; f starts at 1000 ms, as a browser's 480p does
+        // once its uplink estimate allows it. A pass every 198 ms.
+        for ms in (0..3000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            if ms >= 1000 {
+                v.record(at(ms), Layer::MID, 3000);
+            }
+            if ms % 198 != 0 {
+                continue;
+            }
+            let rates = v.layer_rates(at(ms));
+            let arriving = ms.saturating_sub(1000);
+            if ms >= 1000 {
+                assert!(rates[1].is_some(), "{ms} ms: still offered, and its cost counted");
+            }
+            if arriving < 1000 {
+                assert!(
+                    !v.proven().contains(Layer::MID),
+                    "{ms} ms: f arriving for {arriving} ms"
+                );
+            } else if arriving >= 1000 + 198 {
+                assert!(v.proven().contains(Layer::MID), "{ms} ms: f proved itself");
+            }
+        }
+        // Proved once, it stays so across a gap (a step-down's recovery).
+        for ms in (3000..6000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            if ms % 198 == 0 {
+                v.layer_rates(at(ms));
+            }
+        }
+        assert!(v.proven().contains(Layer::MID));
+
+        // A first start that stops within half a second never proves itself.
+        let mut brief = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        brief.layer_rates(t0);
+        for ms in (0..3000).step_by(33) {
+            brief.record(at(ms), Layer::LOW, 600);
+            if (1000..1500).contains(&ms) {
+                brief.record(at(ms), Layer::MID, 3000);
+            }
+            if ms % 198 == 0 {
+                brief.layer_rates(at(ms));
+            }
+        }
+        assert_eq!(brief.proven(), low_only);
     }
 
     #[test]

@@ -395,7 +395,11 @@ async fn under_a_very_low_limit_a_webrtc_rs_subscriber_keeps_audio_and_loses_vid
             .events()
             .iter()
             .any(|e| matches!(e, RelayEvent::VideoResumed { participant, .. } if participant == "beto")),
-        "resumed while the link was still at 80 kbit/s"
+        "resumed while the link was still at 80 kbit/s: {:?}",
+        room.events()
+            .iter()
+            .filter(|e| matches!(e, RelayEvent::VideoPaused { .. } | RelayEvent::VideoResumed { .. }))
+            .collect::<Vec<_>>()
     );
 
     // The link recovers: video resumes by itself, on a keyframe.
