@@ -70,8 +70,8 @@ const PROOF: Duration = Duration::from_millis(1500);
 /// A viewer on a lower layer is switched up to a higher layer arriving for
 /// the first time in the call only once that layer has arrived this long
 /// with no gap longer than two frames at [`MIN_FPS`] ([`Self::proven`]).
-/// At the start of a call a browser's first uplink estimate often
-/// overshoots (1.12 Mbit/s on a 1 Mbit/s rural-4g uplink): it starts its
+/// At the start of a call a browser's first uplink estimate can
+/// overshoot (1.12 Mbit/s on a 1 Mbit/s rural-4g uplink): it starts its
 /// 480p, and stops it within about half a second as the estimate falls. A
 /// viewer switched to it on its first keyframe saw a freeze until the relay
 /// judged it stalled and the 240p's keyframe came (`bench/bench rural
