@@ -219,8 +219,8 @@ pub struct PublishedVideo {
     /// The last frame of the lowest layer up to which it was a slideshow
     /// (under [`MIN_FPS`] over the window's frames before it).
     low_slideshow_until: Option<Instant>,
-    /// Per layer, whether it has once arrived for [`FIRST_PROOF`].
-    proven: [bool; MAX_LAYERS],
+    /// The lowest layer, and those that have once arrived for [`FIRST_PROOF`].
+    proven: LayerSet,
     /// The publisher's round trip to the relay, as str0m last measured it.
     publisher_rtt: Option<Duration>,
     /// Whether each layer's packets still arrive.
@@ -244,7 +244,7 @@ impl PublishedVideo {
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
             low_slideshow_until: None,
-            proven: [false; MAX_LAYERS],
+            proven: [Layer::LOW].into_iter().collect(),
             publisher_rtt: None,
             packets: PacketFlow::default(),
             uplink_collapsed_at: None,
@@ -347,8 +347,8 @@ impl PublishedVideo {
             }
             return true;
         }
-        if !self.proven[i] {
-            self.proven[i] = steady_for(frames, now, FIRST_PROOF);
+        if !self.proven.contains(Layer::ALL[i]) && steady_for(frames, now, FIRST_PROOF) {
+            self.proven.insert(Layer::ALL[i]);
         }
         // Only the lowest layer: its absence pauses the viewer's video, and
         // a viewer is told of each pause and resume. A higher layer that
@@ -558,10 +558,7 @@ impl PublishedVideo {
     /// [`FIRST_PROOF`] at least once in the call (judged every adaptation
     /// pass).
     pub fn proven(&self) -> LayerSet {
-        Layer::ALL
-            .into_iter()
-            .filter(|l| l.index() == 0 || self.proven[l.index()])
-            .collect()
+        self.proven
     }
 
     /// RIDs of the layers in `set`, for telling the publisher what to send.
