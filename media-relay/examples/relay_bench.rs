@@ -99,7 +99,10 @@ async fn run_consults(
     let rss_before = rss_kib();
     let mut call = Call::with_relay(relay.clone(), events);
     let mut pairs: Vec<(Arc<Client>, Arc<Client>)> = Vec::new();
-    let simulcast = PeerOptions { simulcast: true };
+    let simulcast = PeerOptions {
+        simulcast: true,
+        ..PeerOptions::default()
+    };
     for i in 0..consults {
         let room = format!("consult-{i}");
         let a = call.join_with(&room, &format!("a{i}"), simulcast, None).await;

@@ -35,6 +35,7 @@
 //! | [`error`] | [`RelayError`], what the API can refuse |
 //! | [`rtp`] | read the RTP header fields we need; wrap-around arithmetic |
 //! | [`vp8`] | read the VP8 payload descriptor, spot keyframes, renumber pictures in place |
+//! | `vp8_packetize` | cut a forwarded VP8 frame into packets with its picture id and temporal layer, and number them |
 //! | [`layer`] | name simulcast layers (`Layer`, `LayerSet`) |
 //! | [`rewrite`] | per subscriber and track: one continuous stream across layer switches |
 //! | [`allocator`] | per subscriber: which layer of each video track fits the estimate, or pause |
@@ -53,8 +54,10 @@
 //! [`RelayEvent::Offer`]; a newcomer gets everyone's existing tracks the same
 //! way, and a leaver's m-lines are stopped. Audio (Opus) and video (VP8) are
 //! forwarded **frame by frame** (str0m's `Event::MediaData` → `Writer::write`),
-//! so str0m does the per-leg packetizing, NACK/RTX, pacing, TWCC and RTCP
-//! (decision 0003 in `docs/decisions/`).
+//! so str0m does the per-leg NACK/RTX, pacing, TWCC and RTCP (decision 0003
+//! in `docs/decisions/`). VP8 frames are packetized by the relay itself
+//! (`vp8_packetize`, decision 0019) and written with str0m's `write_rtp`, so
+//! their picture ids and temporal layers reach the subscriber.
 //!
 //! Video may arrive as up to three simulcast layers (RIDs listed lowest
 //! first). Five times a second, per subscriber, the allocator picks each
@@ -111,6 +114,7 @@ pub mod stun;
 pub mod tcp;
 pub mod udp;
 pub mod vp8;
+mod vp8_packetize;
 
 pub use allocator::PauseReason;
 pub use engine::{LeaveReason, Relay, RelayConfig, RelayEvent, RelayStats};

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpOffer, SdpPendingOffer};
+use str0m::format::CodecExtra;
 use str0m::media::{Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 
@@ -22,6 +23,8 @@ use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
 use crate::rtp::Unwrapper;
 use crate::send_queue::{self, EstimateTrend, KeyframeWritten, QueueNow, WrittenLog};
 use crate::stats::StatsCollector;
+use crate::vp8::PictureId;
+use crate::vp8_packetize::{FrameDescriptor, Temporal, Vp8Sender};
 
 impl Participant {
     /// A fresh id for a track this participant receives, for the allocator.
@@ -69,6 +72,10 @@ pub(crate) struct VideoOut {
     pub rewriter: VideoRewriter,
     /// Extends the rewriter's 32-bit timestamps for str0m's `MediaTime`.
     out_time: Unwrapper,
+    /// Packetizes and numbers VP8 frames, with their picture id and
+    /// temporal layer (decision 0019); other codecs go through str0m's
+    /// writer.
+    vp8: Vp8Sender,
     /// The pause last reported to the subscriber, so each change is told once.
     pub told_paused: Option<PauseReason>,
     /// The allocator's pause on the last adaptation pass (what
@@ -101,16 +108,21 @@ impl TrackOut {
         let video = (kind == MediaKind::Video).then(|| VideoOut {
             id,
             rewriter: VideoRewriter::new(RewriterConfig {
-                // str0m numbers packets and picks the SSRC of the outgoing
-                // stream; only the timestamp is ours to keep continuous.
+                // str0m picks the SSRC of the outgoing stream, and packets
+                // are numbered as they are cut (`vp8`); the timestamp, the
+                // picture id and TL0PICIDX are the rewriter's to keep
+                // continuous across switches.
                 ssrc: 0,
                 clock_rate: 90_000,
                 first_seq: 0,
                 first_timestamp: rand_u32(id),
-                first_picture_id: 0,
+                first_picture_id: rand_u32(id) as u16 & 0x7fff,
                 first_tl0picidx: 0,
             }),
             out_time: Unwrapper::for_timestamp(),
+            // Below 2^15 so the extended number starts in the first roll-over
+            // (str0m warns of anything else).
+            vp8: Vp8Sender::new((rand_u32(id) >> 17) as u16),
             told_paused: None,
             allocator_paused: None,
             until_keyframe: None,
@@ -495,11 +507,7 @@ impl Participant {
         // rest of the call.
         // (The peer may have negotiated another payload type for the same
         // codec.)
-        let Some((writer, pt)) = self
-            .rtc
-            .writer(mid)
-            .and_then(|w| w.match_params(data.params).map(|pt| (w, pt)))
-        else {
+        let Some(pt) = self.rtc.writer(mid).and_then(|w| w.match_params(data.params)) else {
             // A frame left out breaks the chain of delta frames; the
             // keyframe is asked for once frames can be written again.
             if let Some(video) = &mut track.video {
@@ -507,7 +515,11 @@ impl Participant {
             }
             return None;
         };
-        let time = match (&mut track.video, layer) {
+        let vp8 = match data.codec_extra {
+            CodecExtra::Vp8(extra) => Some(extra),
+            _ => None,
+        };
+        let (time, forwarded) = match (&mut track.video, layer) {
             (Some(video), Some(layer)) => {
                 // str0m hands on a frame past a gap it gave up on (loss it
                 // could not repair, NACKs paused after an outage) marked not
@@ -531,8 +543,11 @@ impl Participant {
                     seq: **data.seq_range.start() as u16,
                     timestamp: incoming.numer() as u32,
                     keyframe_start: data.is_keyframe() && switch_point,
-                    picture_id: None,
-                    tl0picidx: None,
+                    // str0m extends the ids; the wire has 15 and 8 bits.
+                    picture_id: vp8
+                        .and_then(|e| e.picture_id)
+                        .map(|p| PictureId::Long(p as u16 & 0x7fff)),
+                    tl0picidx: vp8.and_then(|e| e.tl0_picture_id).map(|t| t as u8),
                 };
                 match video.rewriter.rewrite(at, layer, &packet) {
                     Decision::Forward(f) => {
@@ -543,14 +558,39 @@ impl Participant {
                                 bytes: data.data.len(),
                             });
                         }
-                        MediaTime::new(video.out_time.unwrap(f.timestamp.into()) as u64, Frequency::NINETY_KHZ)
+                        let time =
+                            MediaTime::new(video.out_time.unwrap(f.timestamp.into()) as u64, Frequency::NINETY_KHZ);
+                        (time, Some(f))
                     }
                     Decision::Drop(_) => return keyframe_to_ask(video, proven),
                 }
             }
-            _ => data.time,
+            _ => (data.time, None),
         };
-        let written = writer.write(pt, at, time, data.data.clone());
+        let written = match (&mut track.video, forwarded, vp8) {
+            (Some(video), Some(f), Some(extra)) => {
+                let desc = FrameDescriptor {
+                    non_reference: extra.discardable,
+                    picture_id: f.picture_id,
+                    temporal: f.tl0picidx.map(|tl0picidx| Temporal {
+                        tl0picidx,
+                        temporal_id: extra.layer_index,
+                        layer_sync: extra.sync,
+                    }),
+                };
+                match self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                    Some(stream) => match video.vp8.write(stream, pt, at, f.timestamp, &data.data, &desc) {
+                        true => Ok(()),
+                        false => Err("empty VP8 frame".to_string()),
+                    },
+                    None => Err("no send stream".to_string()),
+                }
+            }
+            _ => match self.rtc.writer(mid) {
+                Some(writer) => writer.write(pt, at, time, data.data.clone()).map_err(|e| e.to_string()),
+                None => Err("no writer".to_string()),
+            },
+        };
         match &written {
             Ok(()) => track.last_written_at = Some(at),
             Err(e) => tracing::debug!(participant = %self.id, error = %e, "write failed"),

@@ -18,13 +18,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::Codec;
+use str0m::format::{Codec, CodecExtra};
 pub use str0m::media::MediaKind;
 use str0m::media::{Direction, Frequency, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Notify};
+
+use crate::vp8::PictureId;
+use crate::vp8_packetize::{FrameDescriptor, Temporal, Vp8Sender};
 /// Safety net for every wait; a healthy test finishes far sooner.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -103,6 +106,11 @@ pub struct VideoFrame {
     pub first_seq: u64,
     pub last_seq: u64,
     pub at: Instant,
+    /// The VP8 descriptor's picture id (extended by str0m), TL0PICIDX
+    /// (extended) and temporal layer, where it carried them.
+    pub picture_id: Option<u64>,
+    pub tl0picidx: Option<u64>,
+    pub temporal_id: Option<u8>,
 }
 
 #[derive(Default, Debug, Clone)]
@@ -151,6 +159,11 @@ impl Received {
 pub struct PeerOptions {
     /// Send video as three simulcast layers ([`RIDS`]).
     pub simulcast: bool,
+    /// Number video frames and give each two temporal layers, as Chrome
+    /// does: picture ids, TL0PICIDX and the temporal layer index in the
+    /// VP8 descriptor, base-layer and upper-layer frames alternating
+    /// (keyframes always base). Without it str0m's packetizer writes none.
+    pub temporal_layers: bool,
 }
 
 struct State {
@@ -174,6 +187,10 @@ struct State {
     keyframes_held: bool,
     /// Frames sent per layer.
     pub layer_frames: [u32; 3],
+    /// Base temporal layer frames sent per layer (the TL0PICIDX).
+    tl0picidx: [u8; 3],
+    /// Packetizers per layer for [`PeerOptions::temporal_layers`].
+    vp8: [Vp8Sender; 3],
     /// When each video frame was written, by counter (for latency figures).
     video_sent_at: Vec<Instant>,
 }
@@ -224,6 +241,8 @@ impl Client {
             stalled: [false; 3],
             keyframes_held: false,
             layer_frames: [0; 3],
+            tl0picidx: [0; 3],
+            vp8: [Vp8Sender::new(100), Vp8Sender::new(2_000), Vp8Sender::new(30_000)],
             video_sent_at: Vec::new(),
         }));
         let wake = Arc::new(Notify::new());
@@ -446,6 +465,11 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
                         let max = s.received.max_counter.entry((f.tag, f.kind)).or_default();
                         *max = (*max).max(f.counter);
                         if f.kind == MediaKind::Video {
+                            let vp8 = match data.codec_extra {
+                                CodecExtra::Vp8(e) => Some(e),
+                                _ => None,
+                            };
+                            let tl0picidx = vp8.and_then(|e| e.tl0_picture_id);
                             s.received.video.entry(f.tag).or_default().push(VideoFrame {
                                 counter: f.counter,
                                 layer: f.layer,
@@ -454,6 +478,9 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
                                 first_seq: **data.seq_range.start(),
                                 last_seq: **data.seq_range.end(),
                                 at: Instant::now(),
+                                picture_id: vp8.and_then(|e| e.picture_id),
+                                tl0picidx,
+                                temporal_id: vp8.filter(|_| tl0picidx.is_some()).map(|e| e.layer_index),
                             });
                         }
                     }
@@ -523,19 +550,56 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
             None => SINGLE_FRAME_BYTES,
         };
         let data = payload(tag, kind, i as u8, counter, keyframe, size);
-        let Some(mut writer) = s.rtc.writer(mid) else { return };
-        if let Some(rid) = rid {
-            writer = writer.rid(Rid::from(*rid));
+        if kind == MediaKind::Video && s.options.temporal_layers {
+            write_with_temporal_layers(s, i, mid, rid.map(Rid::from), pt, time, keyframe, &data);
+        } else {
+            let Some(mut writer) = s.rtc.writer(mid) else { return };
+            if let Some(rid) = rid {
+                writer = writer.rid(Rid::from(*rid));
+            }
+            writer
+                .write(pt, Instant::now(), time, data)
+                .expect("client writes media");
         }
-        writer
-            .write(pt, Instant::now(), time, data)
-            .expect("client writes media");
         if kind == MediaKind::Video {
             s.keyframe_due[i] &= !keyframe;
             s.layer_frames[i] += 1;
         }
     }
     s.sent.insert(kind, counter + 1);
+}
+
+/// Writes a video frame of `layer` with its picture id (the layer's frame
+/// count) and two temporal layers: base and upper frames alternate, and a
+/// keyframe is always base.
+#[allow(clippy::too_many_arguments)]
+fn write_with_temporal_layers(
+    s: &mut State,
+    layer: usize,
+    mid: Mid,
+    rid: Option<Rid>,
+    pt: str0m::media::Pt,
+    time: MediaTime,
+    keyframe: bool,
+    data: &[u8],
+) {
+    let temporal_id = if keyframe { 0 } else { (s.layer_frames[layer] % 2) as u8 };
+    if temporal_id == 0 {
+        s.tl0picidx[layer] = s.tl0picidx[layer].wrapping_add(1);
+    }
+    let desc = FrameDescriptor {
+        non_reference: temporal_id == 1,
+        picture_id: Some(PictureId::Long(s.layer_frames[layer] as u16 & 0x7fff)),
+        temporal: Some(Temporal {
+            tl0picidx: s.tl0picidx[layer],
+            temporal_id,
+            layer_sync: temporal_id == 1,
+        }),
+    };
+    let State { rtc, vp8, .. } = s;
+    if let Some(stream) = rtc.direct_api().stream_tx_by_mid(mid, rid) {
+        vp8[layer].write(stream, pt, Instant::now(), time.numer() as u32, data, &desc);
+    }
 }
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than [`PATIENCE`].

@@ -63,7 +63,10 @@ async fn a_throttled_subscriber_moves_down_a_layer_and_back_up() {
     let link = LinkProxy::start(call.relay.local_addr(), Impairment::NONE, Impairment::NONE)
         .await
         .unwrap();
-    let simulcast = PeerOptions { simulcast: true };
+    let simulcast = PeerOptions {
+        simulcast: true,
+        ..PeerOptions::default()
+    };
     let ana = call.join_with("consult-1", "ana", simulcast, None).await;
     let beto = call
         .join_with("consult-1", "beto", PeerOptions::default(), Some(link.addr()))
@@ -130,7 +133,15 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
         .await
         .unwrap();
     let ana = call
-        .join_with("consult-2", "ana", PeerOptions { simulcast: true }, None)
+        .join_with(
+            "consult-2",
+            "ana",
+            PeerOptions {
+                simulcast: true,
+                ..PeerOptions::default()
+            },
+            None,
+        )
         .await;
     let beto = call
         .join_with("consult-2", "beto", PeerOptions::default(), Some(link.addr()))
@@ -217,7 +228,15 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
 async fn a_layer_its_publisher_stops_sending_is_told_as_paused_until_the_lower_keyframe() {
     let mut call = Call::start().await;
     let ana = call
-        .join_with("consult-3", "ana", PeerOptions { simulcast: true }, None)
+        .join_with(
+            "consult-3",
+            "ana",
+            PeerOptions {
+                simulcast: true,
+                ..PeerOptions::default()
+            },
+            None,
+        )
         .await;
     let beto = call.join("consult-3", "beto").await;
     wait_long(&beto, "ana's top layer", |r| r.latest_layer(ana.tag) == Some(2)).await;

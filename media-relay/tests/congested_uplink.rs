@@ -32,7 +32,15 @@ async fn on_a_congested_uplink_only_the_lowest_layer_is_repaired() {
         .unwrap();
     let ana = call.join_with("consult-n", "ana", PeerOptions::default(), None).await;
     let beto = call
-        .join_with("consult-n", "beto", PeerOptions { simulcast: true }, Some(link.addr()))
+        .join_with(
+            "consult-n",
+            "beto",
+            PeerOptions {
+                simulcast: true,
+                ..PeerOptions::default()
+            },
+            Some(link.addr()),
+        )
         .await;
     // Every layer flowing: ana takes beto's top one (her estimate climbs
     // to it by probing, over seconds).

@@ -39,7 +39,15 @@ async fn after_an_outage_the_subscriber_restarts_on_a_keyframe_asked_for_at_once
         .await
         .unwrap();
     let ana = call
-        .join_with("consult-o", "ana", PeerOptions { simulcast: true }, None)
+        .join_with(
+            "consult-o",
+            "ana",
+            PeerOptions {
+                simulcast: true,
+                ..PeerOptions::default()
+            },
+            None,
+        )
         .await;
     let beto = call
         .join_with("consult-o", "beto", PeerOptions::default(), Some(link.addr()))

@@ -1,12 +1,13 @@
 //! The relay over real UDP on 127.0.0.1 with real WebRTC peers (str0m in
 //! normal mode; see `common` for why these are not yet interop tests):
 //! peers join a consult, exchange audio and video through the relay, a third
-//! joins a running call, garbage on the port is dropped and counted, and
-//! leaving cleans up.
+//! joins a running call, a simulcast publisher's picture ids and temporal
+//! layers reach the subscriber renumbered across a layer switch, garbage on
+//! the port is dropped and counted, and leaving cleans up.
 
 mod common;
 
-use common::{within, Call, Client};
+use common::{within, Call, Client, Impairment, LinkProxy, PeerOptions, VideoFrame};
 use media_relay::{LeaveReason, RelayError, RelayEvent};
 use std::time::Duration;
 use str0m::media::MediaKind;
@@ -16,6 +17,9 @@ use tokio::net::UdpSocket;
 /// Under a second of media each: 40 audio frames at 20 ms, 20 video at 33 ms.
 const AUDIO_FRAMES: u64 = 40;
 const VIDEO_FRAMES: u64 = 20;
+/// A layer switch waits on the relay's estimate or its stall detection,
+/// seconds by design: a longer safety net than `PATIENCE`.
+const SWITCH_PATIENCE: Duration = Duration::from_secs(45);
 
 /// Waits until `receiver` has at least `audio` audio and `video` video frames
 /// from `sender` in all, then checks every frame it got is exactly one the
@@ -63,6 +67,126 @@ async fn two_peers_exchange_audio_and_video_through_the_relay() {
         |e| matches!(e, RelayEvent::ParticipantConnected { participant } if participant == "beto"),
     )
     .await;
+}
+
+/// Decision 0019: the relay writes each forwarded VP8 frame's picture id,
+/// TL0PICIDX and temporal layer, renumbered into one series across layer
+/// switches, so a receiver can decode the base layer past a lost upper-layer
+/// frame. Without them it would take each frame to depend on the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picture_ids_and_temporal_layers_reach_the_subscriber_in_one_series_across_a_switch() {
+    let mut call = Call::start().await;
+    let options = PeerOptions {
+        simulcast: true,
+        temporal_layers: true,
+    };
+    let ana = call.join_with("consult-1", "ana", options, None).await;
+    let beto = call.join("consult-1", "beto").await;
+
+    // At least one switch: up as the relay's estimate of beto's link grows,
+    // or down when ana's encoder stops the layer he has.
+    let tag = ana.tag;
+    beto.wait_for("30 frames of ana's video", |r| r.video_from(tag).len() >= 30)
+        .await;
+    let first = beto.received().latest_layer(tag).expect("a frame");
+    if first > 0 {
+        ana.stall_layer(usize::from(first), true);
+    }
+    beto.wait_for_within(
+        "ana's video on another layer, and 30 frames of it",
+        SWITCH_PATIENCE,
+        |r| {
+            let frames = r.video_from(tag);
+            let switched = frames.iter().rposition(|f| f.layer == first);
+            switched.is_some_and(|last| frames[last + 1..].len() >= 30)
+        },
+    )
+    .await;
+
+    let frames = beto.received().video_from(tag).to_vec();
+    let fields = |f: &VideoFrame| (f.picture_id, f.tl0picidx, f.temporal_id);
+    for (i, f) in frames.iter().enumerate() {
+        assert!(
+            f.picture_id.is_some() && f.tl0picidx.is_some() && f.temporal_id.is_some(),
+            "frame {i} came without picture id or temporal layer: {f:?}"
+        );
+        assert!(
+            !f.keyframe || f.temporal_id == Some(0),
+            "keyframe {i} not on the base layer: {f:?}"
+        );
+    }
+    for (i, pair) in frames.windows(2).enumerate() {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (pid_a, tl0_a, _) = fields(a);
+        let (pid_b, tl0_b, tid_b) = fields(b);
+        assert_eq!(
+            pid_b,
+            pid_a.map(|p| p + 1),
+            "picture id not one on at frame {}: {a:?} then {b:?}",
+            i + 1
+        );
+        // A base-layer frame (a switch's keyframe included) starts the next
+        // TL0PICIDX; an upper-layer frame belongs to the base frame before it.
+        let step = u64::from(tid_b == Some(0));
+        assert_eq!(
+            tl0_b,
+            tl0_a.map(|t| t + step),
+            "TL0PICIDX off at frame {}: {a:?} then {b:?}",
+            i + 1
+        );
+    }
+    assert!(
+        frames.iter().any(|f| f.temporal_id == Some(1)),
+        "no upper temporal layer frame came through"
+    );
+}
+
+/// The relay numbers the packets of its VP8 streams itself (decision 0019),
+/// and str0m must still answer a subscriber's NACKs from them: behind a
+/// link that loses 3 % of what reaches him, every frame of the layer beto
+/// gets arrives, repaired by retransmission, none given up on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_a_lossy_link_gets_every_frame_through_retransmission() {
+    let mut call = Call::start().await;
+    let lossy = Impairment {
+        loss: 0.03,
+        delay: Duration::from_millis(20),
+        ..Impairment::NONE
+    };
+    let link = LinkProxy::start(call.relay.local_addr(), Impairment::NONE, lossy)
+        .await
+        .unwrap();
+    let options = PeerOptions {
+        simulcast: true,
+        temporal_layers: true,
+    };
+    let ana = call.join_with("consult-1", "ana", options, None).await;
+    let beto = call
+        .join_with("consult-1", "beto", PeerOptions::default(), Some(link.addr()))
+        .await;
+
+    let tag = ana.tag;
+    beto.wait_for_within("150 frames of ana's video", SWITCH_PATIENCE, |r| {
+        r.video_from(tag).len() >= 150
+    })
+    .await;
+    let (_, down) = link.stats();
+    assert!(
+        down.dropped_loss >= 10,
+        "the link lost too little to test repair: {down:?}"
+    );
+    // A frame given up on shows as a jump in the frame counter within a
+    // layer, without a keyframe to restart on.
+    let frames = beto.received().video_from(tag).to_vec();
+    let given_up: Vec<_> = frames
+        .windows(2)
+        .filter(|p| p[1].layer == p[0].layer && !p[1].keyframe && p[1].counter != p[0].counter + 1)
+        .map(|p| (p[0].counter, p[1].counter))
+        .collect();
+    assert!(
+        given_up.is_empty(),
+        "frames lost for good (before, after): {given_up:?}; link {down:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
