@@ -53,9 +53,10 @@
 //! send-only m-line per track (stream id = the publisher's name) through a
 //! [`RelayEvent::Offer`]; a newcomer gets everyone's existing tracks the same
 //! way, and a leaver's m-lines are stopped. Audio (Opus) and video (VP8) are
-//! forwarded **frame by frame** (str0m's `Event::MediaData` → `Writer::write`),
-//! so str0m does the per-leg NACK/RTX, pacing, TWCC and RTCP (decision 0003
-//! in `docs/decisions/`). VP8 frames are packetized by the relay itself
+//! forwarded **frame by frame**: str0m hands each publisher's frames over
+//! (`Event::MediaData`) and does the per-leg NACK/RTX, pacing, TWCC and RTCP
+//! (decision 0003 in `docs/decisions/`). Audio and H.264 are written with
+//! str0m's `Writer::write`; VP8 frames are packetized by the relay itself
 //! (`vp8_packetize`, decision 0019) and written with str0m's `write_rtp`, so
 //! their picture ids and temporal layers reach the subscriber.
 //!

@@ -76,6 +76,10 @@ pub(crate) struct VideoOut {
     /// temporal layer (decision 0019); other codecs go through str0m's
     /// writer.
     vp8: Vp8Sender,
+    /// Who numbers this track's packets, once a frame is written. The two
+    /// counters would collide on the one outgoing stream, so a publisher
+    /// that changes codec mid-call is not forwarded on this track.
+    written_by: Option<WrittenBy>,
     /// The pause last reported to the subscriber, so each change is told once.
     pub told_paused: Option<PauseReason>,
     /// The allocator's pause on the last adaptation pass (what
@@ -103,6 +107,17 @@ pub(crate) struct VideoOut {
     publisher_rtt: Option<Duration>,
 }
 
+/// Who numbers the packets of an outgoing video track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WrittenBy {
+    /// The relay, cutting VP8 frames itself (`vp8_packetize`).
+    Relay,
+    /// str0m's frame writer (H.264).
+    Str0m,
+}
+
+const CODEC_CHANGED: &str = "the publisher changed codec on a track whose packets the other side numbers";
+
 impl TrackOut {
     pub fn new(origin: String, mid_in: Mid, kind: MediaKind, id: TrackId) -> TrackOut {
         let video = (kind == MediaKind::Video).then(|| VideoOut {
@@ -123,6 +138,7 @@ impl TrackOut {
             // Below 2^15 so the extended number starts in the first roll-over
             // (str0m warns of anything else).
             vp8: Vp8Sender::new((rand_u32(id) >> 17) as u16),
+            written_by: None,
             told_paused: None,
             allocator_paused: None,
             until_keyframe: None,
@@ -572,22 +588,36 @@ impl Participant {
                 let desc = FrameDescriptor {
                     non_reference: extra.discardable,
                     picture_id: f.picture_id,
-                    temporal: f.tl0picidx.map(|tl0picidx| Temporal {
+                    // Without a picture id Chrome takes every frame to have
+                    // the same one, and drops each base-layer delta frame as
+                    // already seen: temporal fields only with an id.
+                    temporal: f.picture_id.and(f.tl0picidx).map(|tl0picidx| Temporal {
                         tl0picidx,
                         temporal_id: extra.layer_index,
                         layer_sync: extra.sync,
                     }),
                 };
                 match self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                    Some(_) if video.written_by == Some(WrittenBy::Str0m) => Err(CODEC_CHANGED.to_string()),
                     Some(stream) => match video.vp8.write(stream, pt, at, f.timestamp, &data.data, &desc) {
-                        true => Ok(()),
+                        true => {
+                            video.written_by = Some(WrittenBy::Relay);
+                            Ok(())
+                        }
                         false => Err("empty VP8 frame".to_string()),
                     },
                     None => Err("no send stream".to_string()),
                 }
             }
+            (Some(video), _, _) if video.written_by == Some(WrittenBy::Relay) => Err(CODEC_CHANGED.to_string()),
             _ => match self.rtc.writer(mid) {
-                Some(writer) => writer.write(pt, at, time, data.data.clone()).map_err(|e| e.to_string()),
+                Some(writer) => {
+                    let written = writer.write(pt, at, time, data.data.clone()).map_err(|e| e.to_string());
+                    if let (Ok(()), Some(video)) = (&written, &mut track.video) {
+                        video.written_by = Some(WrittenBy::Str0m);
+                    }
+                    written
+                }
                 None => Err("no writer".to_string()),
             },
         };

@@ -24,10 +24,12 @@
 //! SSRC is spliced on at once.
 //!
 //! Decisions are values; nothing here touches bytes. Today the relay feeds
-//! [`VideoRewriter`] whole frames (str0m packetizes each leg, so only the
-//! layer choice and the timestamp of a [`Forward`] are used: decision 0003);
-//! in RTP mode every field would be applied, with
-//! [`crate::vp8::Vp8Descriptor::rewrite`] for the picture ids.
+//! [`VideoRewriter`] whole frames (decision 0003), so the sequence number
+//! and SSRC of a [`Forward`] are not used: str0m picks the SSRC, and the
+//! relay numbers the packets as it cuts a VP8 frame (`vp8_packetize`). The
+//! timestamp, picture id and TL0PICIDX are used (decision 0019); in RTP mode
+//! every field would be, with [`crate::vp8::Vp8Descriptor::rewrite`] for
+//! the picture ids.
 
 use std::time::{Duration, Instant};
 

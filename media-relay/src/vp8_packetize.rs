@@ -7,8 +7,9 @@
 //! one before it, so one lost packet holds every later frame until its
 //! retransmission arrives, a round trip. With the fields kept, a browser
 //! decodes the base temporal layer past a lost upper-layer frame (Chrome
-//! encodes each simulcast layer with temporal layers), and a lost frame of
-//! that layer costs one frame, not a freeze.
+//! encodes each simulcast layer with temporal layers): only the frames of
+//! that upper layer wait for the repair, so the picture goes on at the
+//! base layer's rate instead of freezing.
 
 use std::time::Instant;
 

@@ -125,6 +125,14 @@ async fn picture_ids_and_temporal_layers_reach_the_subscriber_in_one_series_acro
             "picture id not one on at frame {}: {a:?} then {b:?}",
             i + 1
         );
+        // The relay numbers the packets it cuts: nothing is lost on
+        // loopback, and a frame it does not forward leaves no hole.
+        assert_eq!(
+            b.first_seq,
+            a.last_seq + 1,
+            "packets not numbered one on at frame {}: {a:?} then {b:?}",
+            i + 1
+        );
         // A base-layer frame (a switch's keyframe included) starts the next
         // TL0PICIDX; an upper-layer frame belongs to the base frame before it.
         let step = u64::from(tid_b == Some(0));
