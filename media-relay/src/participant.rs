@@ -599,13 +599,14 @@ impl Participant {
                 };
                 match self.rtc.direct_api().stream_tx_by_mid(mid, None) {
                     Some(_) if video.written_by == Some(WrittenBy::Str0m) => Err(CODEC_CHANGED.to_string()),
-                    Some(stream) => match video.vp8.write(stream, pt, at, f.timestamp, &data.data, &desc) {
-                        true => {
+                    Some(stream) => {
+                        if video.vp8.write(stream, pt, at, f.timestamp, &data.data, &desc) {
                             video.written_by = Some(WrittenBy::Relay);
                             Ok(())
+                        } else {
+                            Err("empty VP8 frame".to_string())
                         }
-                        false => Err("empty VP8 frame".to_string()),
-                    },
+                    }
                     None => Err("no send stream".to_string()),
                 }
             }
