@@ -54,6 +54,12 @@ export function installProbe(everyMs) {
         s.pair = pick(r, ['currentRoundTripTime', 'availableOutgoingBitrate', 'bytesSent', 'bytesReceived']);
       }
     });
+    // The caps the web client sets on its own video encodings: decision
+    // 0006's uplink nudge shows as a cap moving by a kilobit.
+    s.caps = Object.fromEntries(pc.getSenders()
+      .filter((x) => x.track?.kind === 'video')
+      .flatMap((x) => x.getParameters().encodings ?? [])
+      .map((e) => [e.rid ?? '', e.maxBitrate ?? null]));
     samples.push(s);
   }
   setInterval(() => { sample().catch(() => {}); }, everyMs);
