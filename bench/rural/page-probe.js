@@ -5,7 +5,8 @@
 // It keeps, in `window.__benchProbe`:
 // - `samples`: every `everyMs`, the counters of the call's RTCPeerConnection
 //   (`window.__cercaPeer`, the web client's test hook) that the report
-//   needs, plus what the screen says (video paused notices, connection);
+//   needs, plus what the screen says (video paused notices, connection)
+//   and the caps the client set on its own video encodings;
 // - `frames`: per remote participant, the wall-clock time of every video
 //   frame the page actually presented (requestVideoFrameCallback), which is
 //   what freezes are measured from: a stall the patient sees, not one the
