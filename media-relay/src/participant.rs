@@ -550,8 +550,7 @@ impl Participant {
                 // A keyframe of a higher layer not yet proven is no switch
                 // point for a subscriber that has a picture: it stays where
                 // it is until the layer has shown it keeps coming.
-                let current = video.rewriter.current();
-                let switch_point = proven.contains(layer) || current.is_none_or(|c| layer <= c);
+                let switch_point = may_switch_to(video, proven, layer);
                 let packet = PacketInfo {
                     // Frames, not packets: the layer stands for the source
                     // and the frame's first sequence number for its place.
@@ -823,7 +822,14 @@ pub(crate) fn keyframe_to_ask(video: &VideoOut, proven: LayerSet) -> Option<Laye
     video
         .rewriter
         .awaiting_keyframe()
-        .filter(|&l| proven.contains(l) || video.rewriter.current().is_none_or(|c| l <= c))
+        .filter(|&l| may_switch_to(video, proven, l))
+}
+
+/// Whether a keyframe of `layer` may start it for this subscriber: any
+/// layer while it has no picture, a lower or the same one always, a higher
+/// one once proven (`publish.rs`, `FIRST_PROOF`).
+fn may_switch_to(video: &VideoOut, proven: LayerSet, layer: Layer) -> bool {
+    proven.contains(layer) || video.rewriter.current().is_none_or(|c| layer <= c)
 }
 
 /// The estimate to allocate and pace video by, from str0m's reported one
