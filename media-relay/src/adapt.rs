@@ -225,7 +225,8 @@ fn allocate_for(
             budget.for_a_resume |= paused;
         }
     }
-    if s.probe.confirmed(estimate) {
+    if s.probe.confirmed(now, estimate) {
+        tracing::debug!(participant = %s.id, estimate, "a probe confirmed the estimate");
         s.allocator.probe_succeeded();
     }
     if s.link_collapsing() {

@@ -50,6 +50,8 @@ pub struct ProbePacer {
     estimate_at_probe: Option<u64>,
     /// The last probe's gain was already reported by [`Self::confirmed`].
     reported: bool,
+    /// The estimate that [`Self::confirmed`] last reported.
+    reported_estimate: u64,
     /// When the last probe was asked for, until its result is in.
     probed_at: Option<Instant>,
 }
@@ -62,21 +64,43 @@ impl Default for ProbePacer {
             lowered: false,
             estimate_at_probe: None,
             reported: true,
+            reported_estimate: 0,
             probed_at: None,
         }
     }
 }
 
 impl ProbePacer {
-    /// Whether the estimate has risen clearly since the last probe — once
-    /// per probe: the allocator may then take the upgrade without waiting
-    /// out its hold time, since the link was just measured to carry it.
-    pub fn confirmed(&mut self, estimate: u64) -> bool {
-        let gained = self
-            .estimate_at_probe
-            .is_some_and(|before| estimate as f64 > before as f64 * GAIN);
-        if gained && !self.reported {
+    /// Whether the estimate has risen clearly since the last probe: the
+    /// allocator may then take the upgrade without waiting out its hold
+    /// time, since the link was just measured to carry it. Once per probe,
+    /// and again for each further clear rise within [`RESULT_WITHIN`] of
+    /// it: str0m follows a probe that found room with probes of its own at
+    /// higher rates, and their results come in over the next second.
+    /// Reported only once, the first rise could fall short of the next
+    /// layer and the one that reached it count for nothing: after
+    /// step-down's recovery the estimate toward the patient went from 452
+    /// to 1 134 kbit/s and then to 1 564, over the specialist's 480p with
+    /// headroom (1.26 Mbit/s), and the patient waited out the whole 3 s
+    /// hold for it (`bench/bench rural --profile step-down`).
+    pub fn confirmed(&mut self, now: Instant, estimate: u64) -> bool {
+        let Some(before) = self.estimate_at_probe else {
+            return false;
+        };
+        let over = if self.reported {
+            let recent = self
+                .probed_at
+                .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN);
+            if !recent {
+                return false;
+            }
+            self.reported_estimate
+        } else {
+            before
+        };
+        if estimate as f64 > over as f64 * GAIN {
             self.reported = true;
+            self.reported_estimate = estimate;
             return true;
         }
         false
@@ -231,7 +255,7 @@ mod tests {
         assert_eq!(p.undercut(t0 + Duration::from_millis(900), 109_000), Some(1_040_000));
         let mut p = ProbePacer::default();
         p.restarted(t0, 460_000);
-        assert!(p.confirmed(997_000));
+        assert!(p.confirmed(t0 + PASS, 997_000));
     }
 
     #[test]
@@ -245,15 +269,19 @@ mod tests {
     }
 
     #[test]
-    fn a_gain_after_a_probe_is_confirmed_once() {
+    fn a_gain_after_a_probe_is_confirmed_once_and_each_further_rise_soon_after() {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
-        assert!(!p.confirmed(300_000), "no probe yet");
+        assert!(!p.confirmed(t0, 300_000), "no probe yet");
         p.desired(t0, 1_000_000, 300_000, true);
         p.desired(t0 + PASS, 1_000_000, 300_000, true); // the probe
-        assert!(!p.confirmed(310_000), "within noise");
-        assert!(p.confirmed(600_000));
-        assert!(!p.confirmed(700_000), "reported once");
+        let soon = t0 + PASS * 2;
+        assert!(!p.confirmed(soon, 310_000), "within noise");
+        assert!(p.confirmed(soon, 600_000));
+        assert!(!p.confirmed(soon, 650_000), "reported once per clear rise");
+        assert!(p.confirmed(soon + PASS, 700_000), "a further clear rise");
+        let late = t0 + PASS + RESULT_WITHIN + PASS;
+        assert!(!p.confirmed(late, 2_000_000), "not long after the probe");
     }
 
     #[test]
