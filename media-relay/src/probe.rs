@@ -48,9 +48,10 @@ pub struct ProbePacer {
     /// The desired rate was lowered on the last pass; restoring it probes.
     lowered: bool,
     estimate_at_probe: Option<u64>,
-    /// The estimate at which [`Self::confirmed`] last reported a gain of
-    /// the last probe (`None`: none yet); further gains are measured from it.
-    reported: Option<u64>,
+    /// The last probe's gain was already reported by [`Self::confirmed`].
+    reported: bool,
+    /// The estimate that [`Self::confirmed`] last reported.
+    reported_estimate: u64,
     /// When the last probe was asked for, until its result is in.
     probed_at: Option<Instant>,
 }
@@ -62,7 +63,8 @@ impl Default for ProbePacer {
             wait: FIRST_WAIT,
             lowered: false,
             estimate_at_probe: None,
-            reported: None,
+            reported: true,
+            reported_estimate: 0,
             probed_at: None,
         }
     }
@@ -80,21 +82,25 @@ impl ProbePacer {
     /// step-down's recovery the estimate toward the patient went from 452
     /// to 1 134 kbit/s and then to 1 564, over the specialist's 480p with
     /// headroom (1.26 Mbit/s), and the patient waited out the whole 3 s
-    /// hold for it (`bench/bench rural --profile step-down`). Each report
-    /// needs a rise of more than [`GAIN`] over the one before: a last
-    /// step smaller than that is not confirmed, even one that brings the
-    /// next layer within the estimate, and the hold runs.
+    /// hold for it (`bench/bench rural --profile step-down`).
     pub fn confirmed(&mut self, now: Instant, estimate: u64) -> bool {
         let Some(before) = self.estimate_at_probe else {
             return false;
         };
-        let over = match self.reported {
-            None => before,
-            Some(_) if !self.result_pending(now) => return false,
-            Some(reported) => reported,
+        let over = if self.reported {
+            let recent = self
+                .probed_at
+                .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN);
+            if !recent {
+                return false;
+            }
+            self.reported_estimate
+        } else {
+            before
         };
         if estimate as f64 > over as f64 * GAIN {
-            self.reported = Some(estimate);
+            self.reported = true;
+            self.reported_estimate = estimate;
             return true;
         }
         false
@@ -142,14 +148,8 @@ impl ProbePacer {
     /// --profile satellite`).
     pub fn restarted(&mut self, now: Instant, estimate: u64) {
         self.estimate_at_probe = Some(estimate);
-        self.reported = None;
+        self.reported = false;
         self.probed_at = Some(now);
-    }
-
-    /// Whether the last probe was asked for within [`RESULT_WITHIN`].
-    fn result_pending(&self, now: Instant) -> bool {
-        self.probed_at
-            .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN)
     }
 
     /// The desired bitrate to give str0m on this pass. `wants_more`: the
@@ -162,18 +162,9 @@ impl ProbePacer {
         if self.lowered {
             self.lowered = false;
             self.estimate_at_probe = Some(estimate);
-            self.reported = None;
+            self.reported = false;
             self.probed_at = Some(now);
             return desired;
-        }
-        // A probe whose result raised the estimate is followed
-        // [`AFTER_GAIN_WAIT`] after it, not at the time set before the gain
-        // was known (up to [`MAX_WAIT`] after it).
-        if let (Some(before), Some(at)) = (self.estimate_at_probe, self.probed_at) {
-            let soon = at + AFTER_GAIN_WAIT;
-            if estimate as f64 > before as f64 * GAIN && self.next_at.is_some_and(|t| soon < t) {
-                self.next_at = Some(soon);
-            }
         }
         if self.next_at.is_some_and(|t| now < t) {
             return desired;
@@ -240,9 +231,7 @@ mod tests {
             }
             last = Some(d);
         }
-        // The first gain is seen at 800 ms: the next probe comes a second
-        // after the one that raised it, not at the 2 s wait set before.
-        assert_eq!(at, vec![200, 1_400, 2_400, 3_400, 4_400]);
+        assert_eq!(at, vec![200, 2_200, 3_200, 4_200]);
     }
 
     #[test]
