@@ -382,10 +382,27 @@ mod tests {
     fn a_falling_estimate_is_not_held() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        // Cut a few percent at a time, as on overuse: each cut starts
-        // the span again.
+        // Falling 3 % a second: each time it has fallen 5 % under the
+        // span's peak (under 2 s), the span starts again.
         let at = restarts(&mut h, t0, 0, 20, |ms| 1_000_000 - ms * 30, NextLayer::InReach);
         assert!(at.is_empty(), "{at:?}");
+    }
+
+    #[test]
+    fn a_fall_just_over_the_band_ends_the_span() {
+        let t0 = Instant::now();
+        let slip = |to: u64| move |ms: u64| if ms < 2_000 { 1_000_000 } else { to };
+        let mut h = HeldEstimate::default();
+        assert_eq!(
+            restarts(&mut h, t0, 0, 6, slip(951_000), NextLayer::InReach),
+            vec![5_000],
+            "4.9 % under: still held"
+        );
+        let mut h = HeldEstimate::default();
+        assert!(
+            restarts(&mut h, t0, 0, 6, slip(949_000), NextLayer::InReach).is_empty(),
+            "5.1 % under: a new span"
+        );
     }
 
     #[test]

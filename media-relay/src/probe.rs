@@ -13,8 +13,11 @@
 //! milliseconds at up to twice the estimate), so the pacer lowers the desired
 //! rate for one adaptation pass and restores it on the next. A probe that did
 //! not raise the estimate doubles the wait before the next one (2 s, then
-//! 4 s); one that did is followed by the next a second later, which doubles
-//! the estimate every second or so until the layer fits.
+//! 4 s); one that did shortens the wait after the next one to a second. (The
+//! wait is set when a probe is asked for, from the result of the one before,
+//! so the probe right after the first gain still comes on the longer wait.
+//! Bringing it forward to a second after the gain was tried and left out:
+//! no faster recovery in five step-down runs, decision 0020.)
 //!
 //! Why the wait stops at 4 s: a probe is a burst of 15 ms or a few packets,
 //! so one every 4 s costs a full link almost nothing, while the wait bounds
@@ -48,10 +51,9 @@ pub struct ProbePacer {
     /// The desired rate was lowered on the last pass; restoring it probes.
     lowered: bool,
     estimate_at_probe: Option<u64>,
-    /// The last probe's gain was already reported by [`Self::confirmed`].
-    reported: bool,
-    /// The estimate that [`Self::confirmed`] last reported.
-    reported_estimate: u64,
+    /// The estimate at which [`Self::confirmed`] last reported a gain of
+    /// the last probe (`None`: none yet); further gains are measured from it.
+    reported: Option<u64>,
     /// When the last probe was asked for, until its result is in.
     probed_at: Option<Instant>,
 }
@@ -63,8 +65,7 @@ impl Default for ProbePacer {
             wait: FIRST_WAIT,
             lowered: false,
             estimate_at_probe: None,
-            reported: true,
-            reported_estimate: 0,
+            reported: None,
             probed_at: None,
         }
     }
@@ -82,25 +83,21 @@ impl ProbePacer {
     /// step-down's recovery the estimate toward the patient went from 452
     /// to 1 134 kbit/s and then to 1 564, over the specialist's 480p with
     /// headroom (1.26 Mbit/s), and the patient waited out the whole 3 s
-    /// hold for it (`bench/bench rural --profile step-down`).
+    /// hold for it (`bench/bench rural --profile step-down`). Each report
+    /// needs a rise of more than [`GAIN`] over the one before: a last
+    /// step smaller than that is not confirmed, even one that brings the
+    /// next layer within the estimate, and the hold runs.
     pub fn confirmed(&mut self, now: Instant, estimate: u64) -> bool {
         let Some(before) = self.estimate_at_probe else {
             return false;
         };
-        let over = if self.reported {
-            let recent = self
-                .probed_at
-                .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN);
-            if !recent {
-                return false;
-            }
-            self.reported_estimate
-        } else {
-            before
+        let over = match self.reported {
+            None => before,
+            Some(_) if !self.result_pending(now) => return false,
+            Some(reported) => reported,
         };
         if estimate as f64 > over as f64 * GAIN {
-            self.reported = true;
-            self.reported_estimate = estimate;
+            self.reported = Some(estimate);
             return true;
         }
         false
@@ -148,8 +145,14 @@ impl ProbePacer {
     /// --profile satellite`).
     pub fn restarted(&mut self, now: Instant, estimate: u64) {
         self.estimate_at_probe = Some(estimate);
-        self.reported = false;
+        self.reported = None;
         self.probed_at = Some(now);
+    }
+
+    /// Whether the last probe was asked for within [`RESULT_WITHIN`].
+    fn result_pending(&self, now: Instant) -> bool {
+        self.probed_at
+            .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN)
     }
 
     /// The desired bitrate to give str0m on this pass. `wants_more`: the
@@ -162,7 +165,7 @@ impl ProbePacer {
         if self.lowered {
             self.lowered = false;
             self.estimate_at_probe = Some(estimate);
-            self.reported = false;
+            self.reported = None;
             self.probed_at = Some(now);
             return desired;
         }
@@ -216,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_that_raised_the_estimate_is_followed_a_second_later() {
+    fn probes_that_keep_raising_the_estimate_come_a_second_apart() {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
         // Each probe doubles the estimate, seen 600 ms after it.
@@ -231,6 +234,8 @@ mod tests {
             }
             last = Some(d);
         }
+        // The probe after the first gain comes on the wait set before it
+        // (2 s); those after, a second apart.
         assert_eq!(at, vec![200, 2_200, 3_200, 4_200]);
     }
 
