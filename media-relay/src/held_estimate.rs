@@ -45,12 +45,12 @@ pub const FLAT_FOR: Duration = Duration::from_secs(5);
 /// estimate growing on a free link gains several percent a second, and one
 /// cut for overuse falls by a tenth or more. A held estimate also slips a
 /// little as what is acknowledged under it moves: after step-down's
-/// recovery the estimate toward the patient stood at 1.21 Mbit/s, then
-/// 1.18 (2.1 % under), for 9 s on a link back at 50 Mbit/s, under the
+/// recovery the estimate toward the patient stood at 1 208, then 1 183
+/// kbit/s (2.1 % under), for 9 s on a link back at 50 Mbit/s, under the
 /// specialist's 480p with headroom (1.26 Mbit/s); at 2 % that slip started
-/// the span again, and the restart came only 14 s after the recovery
+/// the span again, and the restart came only 13.2 s after the recovery
 /// (`bench/bench rural --profile step-down`, the specialist's video back on
-/// the top layer at the patient after 13.4 s, limit 10).
+/// the top layer at the patient 0.3 s later, limit 10 s).
 pub const SAME_WITHIN: f64 = 0.05;
 /// An estimate that gains less than this share over [`FLAT_FOR`] counts as
 /// held too. On a link str0m believes free, its delay-based estimate grows
@@ -365,8 +365,8 @@ mod tests {
     fn an_estimate_swinging_on_a_full_link_is_not_held() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        // Up by a tenth and back, every 2 s: inside the band, but every
-        // fall from the top starts the span again.
+        // Up by a tenth and back, every 2 s: under SLOW_GAIN, but every
+        // fall from the top (9 %) starts the span again.
         let at = restarts(
             &mut h,
             t0,
@@ -382,8 +382,9 @@ mod tests {
     fn a_falling_estimate_is_not_held() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        // Falling 3 % a second: each time it has fallen 5 % under the
-        // span's peak (under 2 s), the span starts again.
+        // Falling 30 kbit/s a second (3 % of where it starts): each time
+        // it has fallen 5 % under the span's peak (under 2 s), the span
+        // starts again.
         let at = restarts(&mut h, t0, 0, 20, |ms| 1_000_000 - ms * 30, NextLayer::InReach);
         assert!(at.is_empty(), "{at:?}");
     }

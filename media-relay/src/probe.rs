@@ -11,13 +11,14 @@
 //! asks for a probe now and then: str0m sends one when the desired bitrate
 //! *rises* above the estimate (an "allocation probe": a burst of a few tens of
 //! milliseconds at up to twice the estimate), so the pacer lowers the desired
-//! rate for one adaptation pass and restores it on the next. A probe that did
-//! not raise the estimate doubles the wait before the next one (2 s, then
-//! 4 s); one that did shortens the wait after the next one to a second. (The
-//! wait is set when a probe is asked for, from the result of the one before,
-//! so the probe right after the first gain still comes on the longer wait.
-//! Bringing it forward to a second after the gain was tried and left out:
-//! no faster recovery in five step-down runs, decision 0020.)
+//! rate for one adaptation pass and restores it on the next. Each probe's
+//! result sets the wait after the probe that follows it (the wait is set
+//! when a probe is asked for, from the result of the one before): doubled
+//! (2 s, then 4 s) if it did not raise the estimate, a second if it did. So
+//! the probe right after a first gain still comes on the longer wait, and
+//! those after it a second apart while they keep raising the estimate.
+//! Bringing that probe forward to a second after the gain was tried and
+//! left out: no faster recovery in five step-down runs (decision 0020).
 //!
 //! Why the wait stops at 4 s: a probe is a burst of 15 ms or a few packets,
 //! so one every 4 s costs a full link almost nothing, while the wait bounds
@@ -38,8 +39,9 @@ const UNDERCUT_BELOW: f64 = 0.9;
 
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 const MAX_WAIT: Duration = Duration::from_secs(4);
-/// After a probe that raised the estimate: its result is in within a round
-/// trip (str0m waits at most 1 s for one), so the next can follow.
+/// The wait set after a probe that raised the estimate (it applies from the
+/// probe after it: see the module doc). Probes that keep working are then a
+/// second apart, which doubles the estimate every second or so.
 const AFTER_GAIN_WAIT: Duration = Duration::from_secs(1);
 /// A probe "worked" when the estimate rose by more than this since it.
 const GAIN: f64 = 1.1;
@@ -149,7 +151,8 @@ impl ProbePacer {
         self.probed_at = Some(now);
     }
 
-    /// Whether the last probe was asked for within [`RESULT_WITHIN`].
+    /// Whether the last probe was asked for within [`RESULT_WITHIN`] (and
+    /// [`Self::undercut`] has not already taken its result as a cut).
     fn result_pending(&self, now: Instant) -> bool {
         self.probed_at
             .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN)
