@@ -324,7 +324,7 @@ mod tests {
     fn a_held_estimate_that_slips_a_little_is_still_held() {
         let t0 = Instant::now();
         let mut h = HeldEstimate::default();
-        // After step-down's recovery: 1.21 Mbit/s, then 1.18 (2.1 % under).
+        // After step-down's recovery: 1 208, then 1 183 kbit/s (2.1 % under).
         let at = restarts(
             &mut h,
             t0,
