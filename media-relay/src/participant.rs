@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpOffer, SdpPendingOffer};
-use str0m::format::CodecExtra;
 use str0m::media::{Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 
@@ -24,7 +23,7 @@ use crate::rtp::Unwrapper;
 use crate::send_queue::{self, EstimateTrend, KeyframeWritten, QueueNow, WrittenLog};
 use crate::stats::StatsCollector;
 use crate::vp8::PictureId;
-use crate::vp8_packetize::{FrameDescriptor, Temporal, Vp8Sender};
+use crate::vp8_packetize::{vp8_extra, FrameDescriptor, Temporal, Vp8Sender};
 
 impl Participant {
     /// A fresh id for a track this participant receives, for the allocator.
@@ -531,10 +530,7 @@ impl Participant {
             }
             return None;
         };
-        let vp8 = match data.codec_extra {
-            CodecExtra::Vp8(extra) => Some(extra),
-            _ => None,
-        };
+        let vp8 = vp8_extra(&data.codec_extra);
         let (time, forwarded) = match (&mut track.video, layer) {
             (Some(video), Some(layer)) => {
                 // str0m hands on a frame past a gap it gave up on (loss it

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, CodecExtra};
+use str0m::format::Codec;
 pub use str0m::media::MediaKind;
 use str0m::media::{Direction, Frequency, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
@@ -27,7 +27,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{watch, Notify};
 
 use crate::vp8::PictureId;
-use crate::vp8_packetize::{FrameDescriptor, Temporal, Vp8Sender};
+use crate::vp8_packetize::{vp8_extra, FrameDescriptor, Temporal, Vp8Sender};
 /// Safety net for every wait; a healthy test finishes far sooner.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -465,10 +465,7 @@ fn drain(s: &mut State) -> (Vec<(SocketAddr, Vec<u8>)>, Instant, bool) {
                         let max = s.received.max_counter.entry((f.tag, f.kind)).or_default();
                         *max = (*max).max(f.counter);
                         if f.kind == MediaKind::Video {
-                            let vp8 = match data.codec_extra {
-                                CodecExtra::Vp8(e) => Some(e),
-                                _ => None,
-                            };
+                            let vp8 = vp8_extra(&data.codec_extra);
                             let tl0picidx = vp8.and_then(|e| e.tl0_picture_id);
                             s.received.video.entry(f.tag).or_default().push(VideoFrame {
                                 counter: f.counter,

@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 
+use str0m::format::{CodecExtra, Vp8CodecExtra};
 use str0m::media::Pt;
 use str0m::rtp::{RtpWrite, SeqNo, StreamTx};
 
@@ -97,6 +98,15 @@ impl FrameDescriptor {
             let sync = if t.layer_sync { 0x20 } else { 0 };
             out.push((t.temporal_id & 0x03) << 6 | sync);
         }
+    }
+}
+
+/// The VP8 descriptor fields str0m read from a received frame, where it
+/// is VP8: what the relay (and the test peer) copy onto what they send.
+pub fn vp8_extra(extra: &CodecExtra) -> Option<Vp8CodecExtra> {
+    match extra {
+        CodecExtra::Vp8(e) => Some(*e),
+        _ => None,
     }
 }
 
