@@ -218,8 +218,11 @@ struct PendingUp {
     /// The lowest plan seen since `since`, per track: what the estimate has
     /// supported the whole time.
     sustained: Plan,
-    /// A bandwidth probe confirmed the estimate while it was pending.
-    probed: bool,
+    /// The plan at the latest update at which a bandwidth probe confirmed
+    /// the estimate while this was pending: what the probe vouched for,
+    /// which may be more than `sustained` (the estimate rose since the
+    /// upgrade began, and the probe showed the rise was real).
+    confirmed: Option<Plan>,
 }
 
 impl PendingUp {
@@ -237,7 +240,7 @@ impl PendingUp {
             _ => PendingUp {
                 since: now,
                 sustained: plan.clone(),
-                probed: false,
+                confirmed: None,
             },
         }
     }
@@ -351,9 +354,16 @@ impl Allocator {
     /// takes longer than that to come back (after a step-down recovery,
     /// the patient waited out the whole 3 s hold for the specialist's 480p
     /// on an estimate probes had raised to 1.6× its cost).
+    /// What is kept is the level the estimate carried at the latest
+    /// confirmation, not the lowest since the upgrade began: an estimate
+    /// climbing back after a collapse is confirmed step by step (decision
+    /// 0020), and the lowest level, from before the climb, held the layer
+    /// that arrived to the whole hold again (decision 0020, its follow-up).
     pub fn note_if_sent(&mut self, now: Instant, affordable: &BTreeMap<TrackId, Option<Layer>>) {
         let mut pending = PendingUp::carry(self.up_if_sent.take(), now, affordable);
-        pending.probed |= self.probe_confirmed;
+        if self.probe_confirmed {
+            pending.confirmed = Some(affordable.clone());
+        }
         let gives_more = self
             .current
             .iter()
@@ -477,11 +487,14 @@ impl Allocator {
             .any(|(id, &level)| level.is_none() && upgrade[id].is_some());
         // Carried for the hold, or confirmed by a probe, before the layers
         // arrived (`note_if_sent`).
+        let covers = |carried: &Plan| {
+            upgrade
+                .iter()
+                .all(|(id, &level)| carried.get(id).is_some_and(|&c| c >= level))
+        };
         let proven = self.up_if_sent.as_ref().is_some_and(|p| {
-            (now.saturating_duration_since(p.since) >= self.cfg.up_hold || (p.probed && !resumes))
-                && upgrade
-                    .iter()
-                    .all(|(id, &level)| p.sustained.get(id).is_some_and(|&s| s >= level))
+            (now.saturating_duration_since(p.since) >= self.cfg.up_hold && covers(&p.sustained))
+                || (!resumes && p.confirmed.as_ref().is_some_and(covers))
         });
         if proven {
             for (id, level) in self.current.iter_mut() {
