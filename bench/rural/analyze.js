@@ -11,7 +11,11 @@
 // frame intervals, that mean + 150 ms)), measured on the frames the page
 // presented; time during which the screen said "video paused" is counted as
 // paused, not frozen, since the patient was told (the part of a gap before
-// the notice appeared still is a freeze; decision 0017).
+// the notice appeared still is a freeze; decision 0017). Frames per second
+// count the frames the browser presented, from the advance of
+// `presentedFrames` at each frame callback, not the callbacks alone, which
+// miss frames when two reach the screen between two of the page's
+// rendering steps (decision 0021).
 
 const FREEZE_WINDOW = 30;
 /** Seconds after the admit before fps and resolution count (first frames, ramp-up). */
@@ -27,7 +31,10 @@ export function analyze(rec, profile) {
   ]) {
     const inbound = inboundSeries(page.samples ?? [], rel);
     const pausedAt = (page.samples ?? []).filter((s) => s.screen?.paused?.includes(other)).map((s) => rel(s.t));
-    const frames = (page.frames?.[other] ?? []).map(([t, w, h]) => ({ t: rel(t), w, h }));
+    // `n`: frames presented since the callback before (1 in records made
+    // before page-probe.js kept it).
+    const frames = (page.frames?.[other] ?? []).map(([t, w, h, n]) => ({ t: rel(t), w, h, n: n ?? 1 }));
+    const playback = playbackSeries(page.samples ?? [], other, rel);
     const relay = rec.relay.filter((r) => r.participants).map((r) => {
       const p = r.participants[self] ?? {};
       return { t: rel(r.t), estimate: p.estimate ?? null, layer: p.layers?.[other] ?? null, bitrateOut: p.bitrateOut ?? null };
@@ -37,7 +44,7 @@ export function analyze(rec, profile) {
     const sent = dir === 'to-patient'
       ? rec.relay.filter((r) => r.participants?.[self]).map((r) => ({ t: rel(r.t), kbps: (r.participants[self].bitrateOut ?? 0) / 1000 }))
       : sentByPage(rec.pages.patient.samples ?? [], rel);
-    directions[dir] = summarise({ inbound, frames, pausedAt, relay, sent, durationS: rec.durationS, page });
+    directions[dir] = summarise({ inbound, frames, playback, pausedAt, relay, sent, durationS: rec.durationS, page });
   }
   const sending = { patient: sendingSummary(rec.pages.patient.samples ?? [], rel), specialist: sendingSummary(rec.pages.specialist.samples ?? [], rel) };
   return { profile: rec.profile, durationS: rec.durationS, link: rec.link, directions, sending, events: events(rec, profile, directions) };
@@ -95,6 +102,25 @@ function sentByPage(samples, rel) {
   return out;
 }
 
+/**
+ * Per sample, the video element's playback counters for participant `other`
+ * (`screen.playback`): frames given to it and dropped before display. A new
+ * element (a media restart) starts from zero again; `perSecond` skips that
+ * step.
+ */
+function playbackSeries(samples, other, rel) {
+  return samples.filter((s) => s.screen?.playback?.[other])
+    .map((s) => ({ t: rel(s.t), total: s.screen.playback[other][0], dropped: s.screen.playback[other][1] }));
+}
+
+/** The mean rise per second of counter `key` over `series`, skipping any fall (a counter restarted). */
+function perSecond(series, key) {
+  let rise = 0;
+  for (let i = 1; i < series.length; i++) rise += Math.max(0, series[i][key] - series[i - 1][key]);
+  const span = series.length > 1 ? series[series.length - 1].t - series[0].t : 0;
+  return span > 0 ? round(rise / span, 2) : null;
+}
+
 /** Per sample, the receive counters of the call's connection (restarts of the connection handled). */
 function inboundSeries(samples, rel) {
   const out = [];
@@ -135,7 +161,7 @@ function inboundSeries(samples, rel) {
   return out;
 }
 
-function summarise({ inbound, frames, pausedAt, relay, sent, durationS }) {
+function summarise({ inbound, frames, playback, pausedAt, relay, sent, durationS }) {
   const seconds = [];
   for (let k = 0; k < Math.floor(durationS); k++) {
     const inS = inbound.filter((s) => s.t >= k && s.t < k + 1);
@@ -143,7 +169,8 @@ function summarise({ inbound, frames, pausedAt, relay, sent, durationS }) {
     const rl = relay.filter((r) => r.t >= k && r.t < k + 1);
     seconds.push({
       t: k,
-      fps: fr.length,
+      fps: sum(fr.map((f) => f.n)),
+      callbacks: fr.length,
       height: median(fr.map((f) => f.h)),
       kbps: sum(inS.map((s) => s.d_audioBytes + s.d_videoBytes)) * 8 / 1000,
       sentKbps: median(sent.filter((x) => x.t >= k && x.t < k + 1).map((x) => x.kbps)),
@@ -168,6 +195,14 @@ function summarise({ inbound, frames, pausedAt, relay, sent, durationS }) {
     fpsMedian: median(settled.map((s) => s.fps)),
     fpsP10: quantile(settled.map((s) => s.fps), 0.1),
     fpsShownMedian: median(shown.map((s) => s.fps)),
+    // The same seconds counted by frame callbacks alone, as this benchmark
+    // did before decision 0021: lower wherever the page's rendering steps
+    // missed a frame the browser presented.
+    fpsCallbacksMedian: median(settled.map((s) => s.callbacks)),
+    // The video element's own count, once settled: frames given to it and
+    // dropped before display, per second.
+    displayDroppedPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'dropped'),
+    displayTotalPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'total'),
     heightMedian: median(shown.map((s) => s.height).filter(isNum)),
     freezeCount: freezes.length,
     freezeTotalS: round(sum(freezes.map((f) => f.s)), 3),

@@ -7,10 +7,18 @@
 //   (`window.__cercaPeer`, the web client's test hook) that the report
 //   needs, plus what the screen says (video paused notices, connection)
 //   and the caps the client set on its own video encodings;
-// - `frames`: per remote participant, the wall-clock time of every video
-//   frame the page actually presented (requestVideoFrameCallback), which is
-//   what freezes are measured from: a stall the patient sees, not one the
-//   decoder counts.
+// - `frames`: per remote participant, one entry per video frame callback
+//   (requestVideoFrameCallback): its wall-clock time, size, and how many
+//   frames the browser presented since the callback before (the advance of
+//   `presentedFrames`). Freezes are measured from these times: a stall the
+//   patient sees, not one the decoder counts. Frame rates are counted from
+//   the advance, not from the callbacks: Chrome runs the callbacks in the
+//   page's rendering steps, and when two frames reach the screen between
+//   two steps it calls back once. On this 2-core machine that left about
+//   three frames a second uncounted on an unimpaired link (decision 0021).
+// - in each sample, `screen.playback`: per remote participant, the video
+//   element's own count of frames it was given and of those it dropped
+//   before display (getVideoPlaybackQuality), a cross-check of the above.
 
 export function installProbe(everyMs) {
   const samples = [];
@@ -37,6 +45,12 @@ export function installProbe(everyMs) {
         .filter((el) => el.dataset.paused === 'true').map((el) => el.dataset.participant),
       connection: document.querySelector('.call-connection')?.dataset.state ?? null,
       ended: Boolean(document.querySelector('.call-ended')),
+      playback: Object.fromEntries([...document.querySelectorAll('.tile[data-participant] video')]
+        .filter((v) => typeof v.getVideoPlaybackQuality === 'function')
+        .map((v) => {
+          const q = v.getVideoPlaybackQuality();
+          return [v.closest('.tile').dataset.participant, [q.totalVideoFrames, q.droppedVideoFrames]];
+        })),
     };
     if (!pc) {
       samples.push({ t: Date.now(), pc: 0, screen });
@@ -74,8 +88,12 @@ export function installProbe(everyMs) {
       watched.add(video);
       const pid = video.closest('.tile').dataset.participant;
       const list = (frames[pid] ??= []);
+      // presentedFrames counts per video element, from its first frame.
+      let presentedBefore = 0;
       const onFrame = (now, meta) => {
-        list.push([Math.round(performance.timeOrigin + now), meta.width, meta.height]);
+        const presented = Math.max(1, meta.presentedFrames - presentedBefore);
+        presentedBefore = Math.max(presentedBefore, meta.presentedFrames);
+        list.push([Math.round(performance.timeOrigin + now), meta.width, meta.height, presented]);
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback(onFrame);
