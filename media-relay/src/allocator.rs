@@ -218,21 +218,24 @@ struct PendingUp {
     /// The lowest plan seen since `since`, per track: what the estimate has
     /// supported the whole time.
     sustained: Plan,
-    /// The plan at the latest update at which a bandwidth probe confirmed
-    /// the estimate while this was pending: what the probe vouched for,
-    /// which may be more than `sustained` (the estimate rose since the
-    /// upgrade began, and the probe showed the rise was real).
+    /// The lowest plan seen since the latest update at which a bandwidth
+    /// probe confirmed the estimate while this was pending: what the probe
+    /// vouched for and the estimate has kept since, which may be more than
+    /// `sustained` (the estimate rose since the upgrade began, and the
+    /// probe showed the rise was real).
     confirmed: Option<Plan>,
 }
 
 impl PendingUp {
     /// `prev` carried on with this pass's `plan`: its lowest level per track
-    /// since it began, or a fresh start at the first sight or when the set
-    /// of tracks changed.
+    /// since it began (and since its latest confirmation: an estimate that
+    /// fell after a probe has taken back part of what the probe showed), or
+    /// a fresh start at the first sight or when the set of tracks changed.
     fn carry(prev: Option<PendingUp>, now: Instant, plan: &Plan) -> PendingUp {
         match prev {
             Some(mut p) if p.sustained.keys().eq(plan.keys()) => {
-                for (id, level) in p.sustained.iter_mut() {
+                let lowered = p.sustained.iter_mut().chain(p.confirmed.iter_mut().flatten());
+                for (id, level) in lowered {
                     *level = (*level).min(plan[id]);
                 }
                 p
@@ -354,11 +357,13 @@ impl Allocator {
     /// takes longer than that to come back (after a step-down recovery,
     /// the patient waited out the whole 3 s hold for the specialist's 480p
     /// on an estimate probes had raised to 1.6× its cost).
-    /// What is kept is the level the estimate carried at the latest
-    /// confirmation, not the lowest since the upgrade began: an estimate
+    ///
+    /// What is kept is the lowest level the estimate carried since the
+    /// latest confirmation, not since the upgrade began: an estimate
     /// climbing back after a collapse is confirmed step by step (decision
-    /// 0020), and the lowest level, from before the climb, held the layer
-    /// that arrived to the whole hold again (decision 0020, its follow-up).
+    /// 0020), and the lowest level from before the climb would hold the
+    /// layer to the whole hold again (found by reading the code; decision
+    /// 0020's follow-up).
     pub fn note_if_sent(&mut self, now: Instant, affordable: &BTreeMap<TrackId, Option<Layer>>) {
         let mut pending = PendingUp::carry(self.up_if_sent.take(), now, affordable);
         if self.probe_confirmed {

@@ -604,8 +604,9 @@ fn a_layer_arriving_as_the_estimate_rises_still_waits_out_the_hold() {
 
 /// After `after_lowest_only(estimate)`, a probe confirms an estimate that
 /// carries the top layer, which the publisher had stopped: it is asked for,
-/// and takes a moment to come. The target as it arrives.
-fn on_arrival_after_a_probe(estimate: u64) -> Target {
+/// and takes a moment to come. The allocator and clock then, and the
+/// publisher's track as it still is (lowest layer only).
+fn with_a_probe_on_the_way(estimate: u64) -> (Allocator, Instant, VideoTrack) {
     let (mut alloc, mut t, lowest) = after_lowest_only(estimate);
     alloc.probe_succeeded();
     run_if_sent(
@@ -616,6 +617,12 @@ fn on_arrival_after_a_probe(estimate: u64) -> Target {
         &lowest,
         &camera(1),
     );
+    (alloc, t, lowest)
+}
+
+/// [`with_a_probe_on_the_way`], and the target as the top layer arrives.
+fn on_arrival_after_a_probe(estimate: u64) -> Target {
+    let (mut alloc, mut t, _) = with_a_probe_on_the_way(estimate);
     target(&all_layers_for(&mut alloc, &mut t, TICK), 1)
 }
 
@@ -638,6 +645,19 @@ fn a_probe_confirming_more_than_the_pending_upgrade_began_with_is_taken_as_the_l
         on_arrival_after_a_probe(with_headroom(RATES[1].unwrap(), 1)),
         Target::Layer(Layer::HIGH)
     );
+}
+
+#[test]
+fn an_estimate_that_fell_after_a_probe_takes_back_what_the_probe_confirmed() {
+    // A probe confirms an estimate for the top layer, which is on its way...
+    let (mut alloc, mut t, lowest) = with_a_probe_on_the_way(with_headroom(150_000, 1));
+    // ...then the estimate falls to carry only the middle layer (not under
+    // the current layer: no congestion), and climbs back, unconfirmed, as
+    // the top layer arrives: the usual hold, as if no probe had come.
+    let mid = with_headroom(RATES[1].unwrap(), 1);
+    run_if_sent(&mut alloc, &mut t, Duration::from_secs(1), mid, &lowest, &camera(1));
+    let soon = all_layers_for(&mut alloc, &mut t, TICK);
+    assert!(!matches!(target(&soon, 1), Target::Layer(Layer::HIGH)), "{soon:?}");
 }
 
 #[test]
