@@ -105,15 +105,19 @@ function sentByPage(samples, rel) {
 /**
  * Per sample, the video element's playback counters for participant `other`
  * (`screen.playback`): frames given to it and dropped before display. A new
- * element (a media restart) starts from zero again; `perSecond` skips that
- * step.
+ * stream on the element (a media restart) starts them from zero again;
+ * `perSecond` skips that step.
  */
 function playbackSeries(samples, other, rel) {
   return samples.filter((s) => s.screen?.playback?.[other])
     .map((s) => ({ t: rel(s.t), total: s.screen.playback[other][0], dropped: s.screen.playback[other][1] }));
 }
 
-/** The mean rise per second of counter `key` over `series`, skipping any fall (a counter restarted). */
+/**
+ * The mean rise per second of counter `key` over `series`, skipping any fall
+ * (a counter restarted). The interval with the restart stays in the span,
+ * so a restart reads slightly low.
+ */
 function perSecond(series, key) {
   let rise = 0;
   for (let i = 1; i < series.length; i++) rise += Math.max(0, series[i][key] - series[i - 1][key]);
@@ -200,9 +204,9 @@ function summarise({ inbound, frames, playback, pausedAt, relay, sent, durationS
     // missed a frame the browser presented.
     fpsCallbacksMedian: median(settled.map((s) => s.callbacks)),
     // The video element's own count, once settled: frames given to it and
-    // dropped before display, per second.
-    displayDroppedPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'dropped'),
-    displayTotalPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'total'),
+    // dropped before display, per second (means, where fps are medians).
+    elementDroppedPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'dropped'),
+    elementGivenPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'total'),
     heightMedian: median(shown.map((s) => s.height).filter(isNum)),
     freezeCount: freezes.length,
     freezeTotalS: round(sum(freezes.map((f) => f.s)), 3),

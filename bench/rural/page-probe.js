@@ -18,7 +18,8 @@
 //   three frames a second uncounted on an unimpaired link (decision 0021).
 // - in each sample, `screen.playback`: per remote participant, the video
 //   element's own count of frames it was given and of those it dropped
-//   before display (getVideoPlaybackQuality), a cross-check of the above.
+//   before display (getVideoPlaybackQuality), a cross-check of the above;
+//   both start again when the element gets a new stream (a media restart).
 
 export function installProbe(everyMs) {
   const samples = [];
@@ -88,11 +89,13 @@ export function installProbe(everyMs) {
       watched.add(video);
       const pid = video.closest('.tile').dataset.participant;
       const list = (frames[pid] ??= []);
-      // presentedFrames counts per video element, from its first frame.
+      // presentedFrames counts from the element's media player's first
+      // frame; a media restart gives the element a new stream and the count
+      // starts again, so a fall counts as the one frame of this callback.
       let presentedBefore = 0;
       const onFrame = (now, meta) => {
-        const presented = Math.max(1, meta.presentedFrames - presentedBefore);
-        presentedBefore = Math.max(presentedBefore, meta.presentedFrames);
+        const presented = meta.presentedFrames > presentedBefore ? meta.presentedFrames - presentedBefore : 1;
+        presentedBefore = meta.presentedFrames;
         list.push([Math.round(performance.timeOrigin + now), meta.width, meta.height, presented]);
         video.requestVideoFrameCallback(onFrame);
       };
