@@ -80,8 +80,8 @@ export function installProbe(everyMs) {
   }
   setInterval(() => { sample().catch(() => {}); }, everyMs);
 
-  // Remote videos appear when the call starts (and again after a media
-  // restart): watch each once.
+  // Remote video elements appear with their tiles (a media restart keeps
+  // the element and gives it a new stream: see onFrame): watch each once.
   const watched = new WeakSet();
   setInterval(() => {
     document.querySelectorAll('.tile[data-participant] video').forEach((video) => {

@@ -369,10 +369,15 @@ impl Allocator {
         if self.probe_confirmed {
             pending.confirmed = Some(affordable.clone());
         }
-        let gives_more = self
-            .current
-            .iter()
-            .any(|(id, &level)| pending.sustained.get(id).is_some_and(|&l| l > level));
+        // Kept while either level is above what the subscriber takes: a
+        // confirmation outlives an upgrade it let through to a layer already
+        // there (a publisher sending its middle layer, not yet its top).
+        let above_current = |plan: &Plan| {
+            self.current
+                .iter()
+                .any(|(id, &level)| plan.get(id).is_some_and(|&l| l > level))
+        };
+        let gives_more = above_current(&pending.sustained) || pending.confirmed.as_ref().is_some_and(above_current);
         self.up_if_sent = gives_more.then_some(pending);
     }
 

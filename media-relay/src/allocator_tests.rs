@@ -661,6 +661,37 @@ fn an_estimate_that_fell_after_a_probe_takes_back_what_the_probe_confirmed() {
 }
 
 #[test]
+fn a_confirmation_outlives_an_upgrade_it_let_through_to_a_layer_already_there() {
+    let mut alloc = Allocator::new(AllocatorConfig::default());
+    let mut t = Instant::now();
+    // The publisher sends its lowest and middle layers, not yet its top.
+    let mut two = camera(1);
+    two.layers = [RATES[0], RATES[1], None];
+    let low = with_headroom(RATES[0].unwrap(), 1);
+    run_if_sent(&mut alloc, &mut t, Duration::from_secs(5), low, &two, &camera(1));
+    // The estimate rises to carry the middle layer: an upgrade pending,
+    // under its hold for now.
+    let mid = with_headroom(RATES[1].unwrap(), 1);
+    run_if_sent(&mut alloc, &mut t, Duration::from_secs(1), mid, &two, &camera(1));
+    // A probe confirms an estimate for the top layer: the middle layer is
+    // taken at once...
+    alloc.probe_succeeded();
+    let now = run_if_sent(&mut alloc, &mut t, TICK, plenty(), &two, &camera(1));
+    assert_eq!(target(&now, 1), Target::Layer(Layer::MID));
+    run_if_sent(
+        &mut alloc,
+        &mut t,
+        Duration::from_millis(500),
+        plenty(),
+        &two,
+        &camera(1),
+    );
+    // ...and the top layer, arriving, too.
+    let top = all_layers_for(&mut alloc, &mut t, TICK);
+    assert_eq!(target(&top, 1), Target::Layer(Layer::HIGH));
+}
+
+#[test]
 fn congestion_forgets_what_the_link_carried_before() {
     let (mut alloc, mut t, lowest) = after_lowest_only(plenty());
     // The subscriber's link collapses below its current layer for a moment.
