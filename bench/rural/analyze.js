@@ -188,6 +188,7 @@ function summarise({ inbound, frames, playback, pausedAt, relay, sent, durationS
   }
   const settled = seconds.filter((s) => s.t >= SETTLE_S);
   const shown = settled.filter((s) => !s.paused);
+  const settledPlayback = playback.filter((p) => p.t >= SETTLE_S);
   const freezes = findFreezes(frames, pausedAt);
   const watched = Math.max(0.001, durationS - (frames[0]?.t ?? durationS));
   return {
@@ -205,8 +206,8 @@ function summarise({ inbound, frames, playback, pausedAt, relay, sent, durationS
     fpsCallbacksMedian: median(settled.map((s) => s.callbacks)),
     // The video element's own count, once settled: frames given to it and
     // dropped before display, per second (means, where fps are medians).
-    elementDroppedPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'dropped'),
-    elementGivenPerS: perSecond(playback.filter((p) => p.t >= SETTLE_S), 'total'),
+    elementDroppedPerS: perSecond(settledPlayback, 'dropped'),
+    elementGivenPerS: perSecond(settledPlayback, 'total'),
     heightMedian: median(shown.map((s) => s.height).filter(isNum)),
     freezeCount: freezes.length,
     freezeTotalS: round(sum(freezes.map((f) => f.s)), 3),

@@ -250,11 +250,22 @@ mod tests {
             .collect()
     }
 
+    /// [`restarts`] from a fresh state for `secs` from the start, with the
+    /// next layer in reach: the case most tests look at.
+    fn restarts_in_reach(secs: u64, estimate: impl Fn(u64) -> u64) -> Vec<u64> {
+        restarts(
+            &mut HeldEstimate::default(),
+            Instant::now(),
+            0,
+            secs,
+            estimate,
+            NextLayer::InReach,
+        )
+    }
+
     #[test]
     fn an_estimate_flat_to_the_bit_with_the_next_layer_in_reach_restarts_then_waits_the_gap() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
-        let at = restarts(&mut h, t0, 0, 200, |_| 926_093, NextLayer::InReach);
+        let at = restarts_in_reach(200, |_| 926_093);
         // 15 s after the first, then 30 s, then every 60 s.
         assert_eq!(at, vec![5_000, 20_000, 50_000, 110_000, 170_000]);
     }
@@ -307,101 +318,58 @@ mod tests {
 
     #[test]
     fn an_average_that_moves_by_a_bit_is_still_held() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
-        let at = restarts(
-            &mut h,
-            t0,
-            0,
-            6,
-            |ms| 513_451 + u64::from(ms >= 2_000),
-            NextLayer::InReach,
-        );
+        let at = restarts_in_reach(6, |ms| 513_451 + u64::from(ms >= 2_000));
         assert_eq!(at, vec![5_000]);
     }
 
     #[test]
     fn a_held_estimate_that_slips_a_little_is_still_held() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
         // After step-down's recovery: 1 208, then 1 183 kbit/s (2.1 % under).
-        let at = restarts(
-            &mut h,
-            t0,
-            0,
-            6,
-            |ms| if ms < 2_000 { 1_208_000 } else { 1_183_000 },
-            NextLayer::InReach,
-        );
+        let at = restarts_in_reach(6, |ms| if ms < 2_000 { 1_208_000 } else { 1_183_000 });
         assert_eq!(at, vec![5_000]);
     }
 
     #[test]
     fn an_estimate_growing_as_on_a_free_link_is_not_held() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
         // str0m's multiplicative increase: 8 % a second.
-        let at = restarts(
-            &mut h,
-            t0,
-            0,
-            15,
-            |ms| (300_000.0 * 1.08f64.powf(ms as f64 / 1000.0)) as u64,
-            NextLayer::InReach,
-        );
+        let at = restarts_in_reach(15, |ms| (300_000.0 * 1.08f64.powf(ms as f64 / 1000.0)) as u64);
         assert!(at.is_empty(), "{at:?}");
     }
 
     #[test]
     fn an_estimate_creeping_up_under_the_next_layer_is_held() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
         // Toward a satellite patient: 300 to 354 kbit/s in 5 s.
-        let at = restarts(&mut h, t0, 0, 6, |ms| 300_000 + ms * 54 / 5, NextLayer::InReach);
+        let at = restarts_in_reach(6, |ms| 300_000 + ms * 54 / 5);
         assert_eq!(at, vec![5_000]);
     }
 
     #[test]
     fn an_estimate_swinging_on_a_full_link_is_not_held() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
         // Up by a tenth and back, every 2 s: under SLOW_GAIN, but every
         // fall from the top (9 %) starts the span again.
-        let at = restarts(
-            &mut h,
-            t0,
-            0,
-            30,
-            |ms| if ms % 2_000 < 1_000 { 220_000 } else { 242_000 },
-            NextLayer::InReach,
-        );
+        let at = restarts_in_reach(30, |ms| if ms % 2_000 < 1_000 { 220_000 } else { 242_000 });
         assert!(at.is_empty(), "{at:?}");
     }
 
     #[test]
     fn a_falling_estimate_is_not_held() {
-        let t0 = Instant::now();
-        let mut h = HeldEstimate::default();
         // Falling 30 kbit/s a second (3 % of where it starts): each time
         // it has fallen 5 % under the span's peak (under 2 s), the span
         // starts again.
-        let at = restarts(&mut h, t0, 0, 20, |ms| 1_000_000 - ms * 30, NextLayer::InReach);
+        let at = restarts_in_reach(20, |ms| 1_000_000 - ms * 30);
         assert!(at.is_empty(), "{at:?}");
     }
 
     #[test]
     fn a_fall_just_over_the_band_ends_the_span() {
-        let t0 = Instant::now();
         let slip = |to: u64| move |ms: u64| if ms < 2_000 { 1_000_000 } else { to };
-        let mut h = HeldEstimate::default();
         assert_eq!(
-            restarts(&mut h, t0, 0, 6, slip(951_000), NextLayer::InReach),
+            restarts_in_reach(6, slip(951_000)),
             vec![5_000],
             "4.9 % under: still held"
         );
-        let mut h = HeldEstimate::default();
         assert!(
-            restarts(&mut h, t0, 0, 6, slip(949_000), NextLayer::InReach).is_empty(),
+            restarts_in_reach(6, slip(949_000)).is_empty(),
             "5.1 % under: a new span"
         );
     }

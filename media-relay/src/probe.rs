@@ -146,6 +146,12 @@ impl ProbePacer {
     /// 0.96 Mbit/s, and the video paused for 3 s; `bench/bench rural
     /// --profile satellite`).
     pub fn restarted(&mut self, now: Instant, estimate: u64) {
+        self.watch_result(now, estimate);
+    }
+
+    /// A probe (or what acts as one) went out at `now` from `estimate`:
+    /// its result is watched from here.
+    fn watch_result(&mut self, now: Instant, estimate: u64) {
         self.estimate_at_probe = Some(estimate);
         self.reported = None;
         self.probed_at = Some(now);
@@ -167,9 +173,7 @@ impl ProbePacer {
         }
         if self.lowered {
             self.lowered = false;
-            self.estimate_at_probe = Some(estimate);
-            self.reported = None;
-            self.probed_at = Some(now);
+            self.watch_result(now, estimate);
             return desired;
         }
         if self.next_at.is_some_and(|t| now < t) {
