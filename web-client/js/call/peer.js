@@ -89,6 +89,9 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     const cap = Number(layersWanted?.maxBitrate?.[rid]);
     return Number.isFinite(cap) && cap > 0 && ours ? Math.min(ours, cap) : ours;
   };
+  // Our full layer's cap, with the uplink nudge's rest (uplink.js).
+  const topRid = SIMULCAST[SIMULCAST.length - 1].rid;
+  const nudger = nudgeUplink(pc, video.sender, { topRid, baseBps: () => capFor(topRid) });
   async function applyLayers() {
     if (!layersWanted || video.mid !== layersWanted.mid) return;
     const params = video.sender.getParameters();
@@ -97,7 +100,7 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     for (const enc of params.encodings) {
       const on = layersWanted.active.includes(enc.rid);
       if (enc.active !== on) { enc.active = on; changed = true; }
-      const max = capFor(enc.rid);
+      const max = nudger.capFor(enc.rid, capFor(enc.rid), on);
       if (max && enc.maxBitrate !== max) { enc.maxBitrate = max; changed = true; }
     }
     if (changed) await video.sender.setParameters(params);
@@ -117,9 +120,6 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
     })),
   ];
 
-  const topRid = SIMULCAST[SIMULCAST.length - 1].rid;
-  const stopNudge = nudgeUplink(pc, video.sender, { topRid, baseBps: () => capFor(topRid) });
-
   return {
     pc,
     /** Sends our first offer. */
@@ -134,7 +134,7 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
       return video.sender.replaceTrack(track);
     },
     close() {
-      stopNudge();
+      nudger.stop();
       offs.forEach((off) => off());
       pc.close();
       if (window.__cercaPeer === pc) window.__cercaPeer = null;
