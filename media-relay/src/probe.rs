@@ -29,9 +29,10 @@
 
 use std::time::{Duration, Instant};
 
-/// How long after a probe a fall of the estimate is taken as the probe's
-/// own result: str0m finalizes a probe up to 1 s after it was sent, and its
-/// feedback takes a round trip (600 ms on a satellite link).
+/// How long after a probe a change of the estimate is taken as the probe's
+/// own result (a fall, or a gain; a gain is watched this long again after
+/// each clear one): str0m finalizes a probe up to 1 s after it was sent,
+/// and its feedback takes a round trip (600 ms on a satellite link).
 const RESULT_WITHIN: Duration = Duration::from_secs(2);
 /// A probe's result this far under the estimate it started from is not a
 /// measurement of the link (see [`ProbePacer::undercut`]).
@@ -58,6 +59,8 @@ pub struct ProbePacer {
     reported: Option<u64>,
     /// When the last probe was asked for, until its result is in.
     probed_at: Option<Instant>,
+    /// Until when a further rise counts as the last probe's ([`Self::confirmed`]).
+    gains_until: Option<Instant>,
 }
 
 impl Default for ProbePacer {
@@ -69,36 +72,38 @@ impl Default for ProbePacer {
             estimate_at_probe: None,
             reported: None,
             probed_at: None,
+            gains_until: None,
         }
     }
 }
 
 impl ProbePacer {
-    /// Whether the estimate has risen clearly since the last probe: the
-    /// allocator may then take the upgrade without waiting out its hold
-    /// time, since the link was just measured to carry it. Once per probe,
-    /// and again for each further clear rise within [`RESULT_WITHIN`] of
-    /// it: str0m follows a probe that found room with probes of its own at
-    /// higher rates, and their results come in over the next second.
-    /// Reported only once, the first rise could fall short of the next
-    /// layer and the one that reached it count for nothing: after
-    /// step-down's recovery the estimate toward the patient went from 452
-    /// to 1 134 kbit/s and then to 1 564, over the specialist's 480p with
-    /// headroom (1.26 Mbit/s), and the patient waited out the whole 3 s
-    /// hold for it (`bench/bench rural --profile step-down`). Each report
-    /// needs a rise of more than [`GAIN`] over the one before: a last
-    /// step smaller than that is not confirmed, even one that brings the
-    /// next layer within the estimate, and the hold runs.
+    /// Whether the estimate has risen since the last probe, as the probe's
+    /// result: the allocator may then take the upgrade without waiting out
+    /// its hold time, since the link was just measured to carry it. The
+    /// probe's results are watched for [`RESULT_WITHIN`] after it, and for
+    /// [`RESULT_WITHIN`] after each clear gain (more than [`GAIN`] over the
+    /// last figure): str0m follows a probe that found room with probes of
+    /// its own at higher rates, a rise every 0.2-0.4 s for 2 s and more.
+    /// The first report needs a clear gain over the estimate before the
+    /// probe (the probe found room); after it, any rise over the last
+    /// report is reported, since the step that reaches the next layer can
+    /// be a small one (decisions 0020 and 0024). A small rise does not keep
+    /// the window open, so the estimator's own slow growth does not stretch
+    /// it on and on; a cut taken by [`Self::undercut`] closes it.
     pub fn confirmed(&mut self, now: Instant, estimate: u64) -> bool {
         let Some(before) = self.estimate_at_probe else {
             return false;
         };
-        let over = match self.reported {
-            None => before,
-            Some(_) if !self.result_pending(now) => return false,
-            Some(reported) => reported,
-        };
-        if estimate as f64 > over as f64 * GAIN {
+        if !self.gains_pending(now) {
+            return false;
+        }
+        let last = self.reported.unwrap_or(before);
+        let clear_gain = estimate as f64 > last as f64 * GAIN;
+        if clear_gain || (self.reported.is_some() && estimate > last) {
+            if clear_gain {
+                self.gains_until = Some(now + RESULT_WITHIN);
+            }
             self.reported = Some(estimate);
             return true;
         }
@@ -131,6 +136,7 @@ impl ProbePacer {
         let before = self.estimate_at_probe?;
         if (estimate as f64) < before as f64 * UNDERCUT_BELOW {
             self.probed_at = None;
+            self.gains_until = None;
             return Some(before);
         }
         None
@@ -155,13 +161,14 @@ impl ProbePacer {
         self.estimate_at_probe = Some(estimate);
         self.reported = None;
         self.probed_at = Some(now);
+        self.gains_until = Some(now + RESULT_WITHIN);
     }
 
-    /// Whether the last probe was asked for within [`RESULT_WITHIN`] (and
-    /// [`Self::undercut`] has not already taken its result as a cut).
-    fn result_pending(&self, now: Instant) -> bool {
-        self.probed_at
-            .is_some_and(|at| now.saturating_duration_since(at) <= RESULT_WITHIN)
+    /// Whether a rise still counts as the last probe's: within
+    /// [`RESULT_WITHIN`] of the probe or of its latest clear gain, and
+    /// [`Self::undercut`] has not taken its result as a cut.
+    fn gains_pending(&self, now: Instant) -> bool {
+        self.gains_until.is_some_and(|until| now <= until)
     }
 
     /// The desired bitrate to give str0m on this pass. `wants_more`: the
@@ -281,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_gain_after_a_probe_is_confirmed_once_and_each_further_rise_soon_after() {
+    fn a_clear_gain_after_a_probe_is_confirmed_once_and_each_further_rise_soon_after() {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
         assert!(!p.confirmed(t0, 300_000), "no probe yet");
@@ -290,10 +297,47 @@ mod tests {
         let soon = t0 + PASS * 2;
         assert!(!p.confirmed(soon, 310_000), "within noise");
         assert!(p.confirmed(soon, 600_000));
-        assert!(!p.confirmed(soon, 650_000), "reported once per clear rise");
-        assert!(p.confirmed(soon + PASS, 700_000), "a further clear rise");
-        let late = t0 + PASS + RESULT_WITHIN + PASS;
+        assert!(!p.confirmed(soon, 600_000), "reported once per rise");
+        assert!(p.confirmed(soon, 630_000), "a further rise, however small");
+        assert!(!p.confirmed(soon + PASS, 620_000), "a fall is no rise");
+        assert!(p.confirmed(soon + PASS, 660_000), "a further rise");
+        let late = soon + RESULT_WITHIN + PASS;
         assert!(!p.confirmed(late, 2_000_000), "not long after the probe");
+    }
+
+    /// A pacer that probed at `t0` + 200 ms from `estimate`.
+    fn probed_at_200_ms(t0: Instant, estimate: u64) -> ProbePacer {
+        let mut p = ProbePacer::default();
+        p.desired(t0, 2_000_000, estimate, true);
+        p.desired(t0 + PASS, 2_000_000, estimate, true);
+        p
+    }
+
+    #[test]
+    fn a_gain_long_after_a_probe_or_after_its_cut_is_not_the_probe_s() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // The estimator's own growth passing a tenth 3 s on.
+        let mut p = probed_at_200_ms(t0, 300_000);
+        assert!(!p.confirmed(at(3_200), 340_000));
+        let mut p = probed_at_200_ms(t0, 300_000);
+        assert_eq!(p.undercut(at(600), 200_000), Some(300_000));
+        assert!(!p.confirmed(at(800), 400_000), "the probe's result was the cut");
+    }
+
+    #[test]
+    fn each_clear_gain_keeps_the_window_open_and_a_small_rise_does_not() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = probed_at_200_ms(t0, 260_000);
+        assert!(p.confirmed(at(2_000), 410_000));
+        assert!(p.confirmed(at(2_200), 830_000), "a clear gain, 2 s after the probe");
+        assert!(p.confirmed(at(3_400), 1_250_000), "2 s after the probe and more");
+        assert!(p.confirmed(at(5_400), 1_300_000), "within 2 s of the last clear gain");
+        assert!(
+            !p.confirmed(at(5_600), 1_400_000),
+            "a small rise kept the window where it was"
+        );
     }
 
     #[test]
