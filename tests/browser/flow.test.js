@@ -108,9 +108,18 @@ describe('consult from scheduling to signed note', () => {
     });
     const p = await patientCtx.newPage();
     try {
+      // The notice held back on its way: no consent box before the text it
+      // consents to is on the screen (nor one the notice would push away).
+      let releaseNotice;
+      const noticeHeld = new Promise((resolve) => { releaseNotice = resolve; });
+      const simplified = /\/privacy-notice\/.*simplified=true/;
+      await p.route(simplified, async (route) => { await noticeHeld; await route.continue(); });
       await p.goto(link);
       await p.getByRole('heading', { name: 'Hola, Rosa' }).waitFor();
+      assert.equal(await p.getByLabel(/Acepto el aviso de privacidad/).count(), 0, 'no box before the notice');
+      releaseNotice();
       await p.getByText('cuida los datos que usted nos da').waitFor();
+      await p.unroute(simplified);
       const privacy = p.getByLabel(/Acepto el aviso de privacidad/);
       assert.equal(await privacy.isChecked(), false, 'consent must start unticked');
       assert.equal(await p.getByLabel(/Acepto que se grabe/).isChecked(), false);

@@ -17,10 +17,13 @@ export async function showConsent(main, me, consult, { onDone, onCancel }) {
   privacy.checked = false;
   recording.checked = false;
   const error = h('div', { 'aria-live': 'assertive' });
-  // Not before the notice is on screen: consent is to the text shown.
-  const submit = h('button', { type: 'submit', class: 'btn primary k-big', disabled: true }, t('kiosk_consent_submit'));
+  const submit = h('button', { type: 'submit', class: 'btn primary k-big' }, t('kiosk_consent_submit'));
   let version = null;
 
+  // The form comes once the notice is on screen: consent is to the text
+  // shown, and a notice arriving above a box already there would move it
+  // from under a finger (patient/consent.js).
+  const formArea = h('div');
   const form = h('form', { class: 'k-form', novalidate: true, autocomplete: 'off' },
     h('fieldset', {},
       h('legend', {}, t('kiosk_consent_legend')),
@@ -66,7 +69,7 @@ export async function showConsent(main, me, consult, { onDone, onCancel }) {
       h('h2', {}, t('kiosk_notice_title')),
       h('p', { class: 'hint' }, t('kiosk_notice_read_aloud')),
       noticeArea,
-      form));
+      formArea));
   main.focus({ preventScroll: true });
 
   try {
@@ -74,9 +77,9 @@ export async function showConsent(main, me, consult, { onDone, onCancel }) {
     const notice = await get(`/privacy-notice/${encodeURIComponent(index.current_version)}/es?simplified=true`);
     version = notice.version;
     noticeArea.innerHTML = renderMarkdown(notice.text, { headingLevel: 3 }); // escaped by the renderer
-    noticeArea.removeAttribute('aria-busy');
   } catch {
     replace(noticeArea, h('p', { class: 'notice error' }, t('notice_failed')));
   }
-  submit.disabled = false;
+  noticeArea.removeAttribute('aria-busy');
+  replace(formArea, form);
 }
