@@ -222,6 +222,14 @@ mod tests {
         out
     }
 
+    /// A pacer that probed at `t0` + 200 ms from `estimate`.
+    fn probed_at_200_ms(t0: Instant, estimate: u64) -> ProbePacer {
+        let mut p = ProbePacer::default();
+        p.desired(t0, 2_000_000, estimate, true);
+        p.desired(t0 + PASS, 2_000_000, estimate, true);
+        p
+    }
+
     #[test]
     fn a_useless_probe_doubles_the_wait() {
         let t0 = Instant::now();
@@ -257,10 +265,8 @@ mod tests {
     fn a_probe_that_cut_the_estimate_is_undone_once() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut p = ProbePacer::default();
-        assert_eq!(p.undercut(t0, 100_000), None, "no probe yet");
-        p.desired(t0, 2_000_000, 1_000_000, true);
-        p.desired(at(200), 2_000_000, 1_000_000, true); // the probe
+        assert_eq!(ProbePacer::default().undercut(t0, 100_000), None, "no probe yet");
+        let mut p = probed_at_200_ms(t0, 1_000_000);
         assert_eq!(p.undercut(at(400), 950_000), None, "within a tenth");
         assert_eq!(p.undercut(at(1_200), 470_000), Some(1_000_000));
         assert_eq!(p.undercut(at(1_400), 470_000), None, "once per probe");
@@ -280,9 +286,7 @@ mod tests {
     #[test]
     fn a_fall_long_after_a_probe_is_the_link_s() {
         let t0 = Instant::now();
-        let mut p = ProbePacer::default();
-        p.desired(t0, 2_000_000, 1_000_000, true);
-        p.desired(t0 + PASS, 2_000_000, 1_000_000, true); // the probe
+        let mut p = probed_at_200_ms(t0, 1_000_000);
         let later = t0 + PASS + RESULT_WITHIN + Duration::from_millis(1);
         assert_eq!(p.undercut(later, 400_000), None);
     }
@@ -303,14 +307,6 @@ mod tests {
         assert!(p.confirmed(soon + PASS, 660_000), "a further rise");
         let late = soon + RESULT_WITHIN + PASS;
         assert!(!p.confirmed(late, 2_000_000), "not long after the probe");
-    }
-
-    /// A pacer that probed at `t0` + 200 ms from `estimate`.
-    fn probed_at_200_ms(t0: Instant, estimate: u64) -> ProbePacer {
-        let mut p = ProbePacer::default();
-        p.desired(t0, 2_000_000, estimate, true);
-        p.desired(t0 + PASS, 2_000_000, estimate, true);
-        p
     }
 
     #[test]

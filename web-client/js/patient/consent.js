@@ -55,8 +55,8 @@ export async function consentStep(main, flow) {
 
   // The checkboxes come once the notice is shown: nobody accepts a notice
   // they could not read yet, and a notice arriving above a box already on
-  // the screen would move it from under the patient's finger (a tap that
-  // missed it, seen from the benchmark's browser on a loaded machine).
+  // the screen would move it from under the patient's finger (most likely
+  // why a click on it missed in the benchmark's browser on a loaded machine).
   const consentArea = h('div');
   const form = h('form', { novalidate: true }, noticeArea, showFull, fullArea, consentArea);
 
