@@ -60,9 +60,9 @@ export function topCap({ base, waiting, nudge }) {
  */
 export function nudgeStep(state, { topOn, topSending, availableBps, sentBps, now, cap, base }) {
   const waiting = topOn && !topSending;
-  const lowestBps = !waiting ? null
-    : !Number.isFinite(availableBps) ? state.lowestBps
-      : Math.min(state.lowestBps ?? Infinity, availableBps);
+  // The lowest estimate of this wait (a new wait starts its own).
+  let lowestBps = waiting ? state.lowestBps : null;
+  if (waiting && Number.isFinite(availableBps)) lowestBps = Math.min(lowestBps ?? Infinity, availableBps);
   const resting = cap < base;
   const nudge = resting && shouldNudge({
     topOn, topSending, availableBps, sentBps, now, lastNudgeAt: state.lastNudgeAt, lowestBps: state.lowestBps,
