@@ -229,7 +229,8 @@ fn allocate_for(
         tracing::debug!(participant = %s.id, estimate, "a probe confirmed the estimate");
         s.allocator.probe_succeeded();
     }
-    if s.link_collapsing() {
+    let link_collapsing = s.link_collapsing();
+    if link_collapsing {
         s.allocator.link_collapsing();
     }
     // A layer the publisher was asked for and could not send (its uplink is
@@ -240,6 +241,7 @@ fn allocate_for(
     let affordable = s.allocator.affordable(estimate, &if_sent, audio_tracks);
     s.allocator.note_if_sent(now, &affordable);
     let allocations = s.allocator.update(now, estimate, &tracks, audio_tracks);
+    let went_down_on_collapse = s.allocator.went_down_on_collapse();
     tracing::trace!(
         participant = %s.id, estimate, share,
         layers = ?tracks.iter().map(|t| t.layers).collect::<Vec<_>>(),
@@ -248,6 +250,8 @@ fn allocate_for(
     );
 
     let congested = s.congested_video(now);
+    let video_budget = estimate.saturating_sub(s.allocator.audio_reserve(audio_tracks));
+    let collapse = s.allocator.config().collapse;
     let mut allocated = s.allocator.audio_reserve(audio_tracks);
     let mut next_step = u64::MAX;
     let mut next_step_if_sent = u64::MAX;
@@ -272,13 +276,24 @@ fn allocate_for(
             _ => None,
         };
         let Some(v) = out.video.as_mut() else { continue };
-        // The allocator only goes down when the link cannot carry the
-        // current layer (or it stopped arriving): stop it now rather than
-        // keep it flowing until the lower layer's keyframe.
+        // Down on a collapsing link (or from a layer that stopped arriving):
+        // stop the current layer now rather than keep it filling a link
+        // that cannot carry it until the lower layer's keyframe. Down from
+        // an ordinary shortfall: the current layer flows until then, as the
+        // send queue's limit allows; stopping it froze the picture for the
+        // keyframe's round trip to the publisher (bench rural, satellite:
+        // 0.67 s at the specialist when the estimate toward the specialist
+        // dipped; decision 0025). The allocator's own collapse test judges
+        // the pass that goes down; the per-track test and the pacer's fall
+        // every pass until the switch, so a collapse that follows an
+        // ordinary downgrade still stops it.
         let had = v.rewriter.current();
         let down = matches!((had, a.layer()), (Some(c), Some(t)) if t < c);
+        let lost = down && had.is_some_and(|c| rates.get(&key).is_some_and(|r| r.lost(c)));
         v.rewriter.set_target(a.layer());
-        if down {
+        let had_bps = had.and_then(|c| track.layers[c.index()]);
+        let must_stop = went_down_on_collapse || link_collapsing || lost;
+        if down && stops_at_once(had_bps, video_budget, collapse, must_stop) {
             v.rewriter.drop_current();
         }
         // The layer this subscriber had was dropped because its publisher's
@@ -289,7 +304,7 @@ fn allocate_for(
         // still for 1.6-1.8 s in three runs before the screen said why;
         // satellite: 1.0-2.3 s each time the patient's browser stopped
         // sending its 480p).
-        if down && had.is_some_and(|c| rates.get(&key).is_some_and(|r| r.lost(c))) {
+        if lost {
             v.until_keyframe.get_or_insert(PauseReason::NoLayers);
         }
         v.allocator_paused = match a.target {
@@ -394,6 +409,17 @@ fn allocate_for(
         s.bwe_target = (minimum, desired);
         s.rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
     }
+}
+
+/// Whether a subscriber's video moving down stops the layer it has at once
+/// rather than letting it flow until the lower layer's keyframe: the layer
+/// (`had_bps`) would not fit the allocator's collapse margin over what the
+/// estimate leaves for video (`collapse` × `video_budget`, the test it goes
+/// down at once by, made here per track on every pass until the switch),
+/// or the caller knows the link is collapsing or the layer no longer
+/// arrives (`must_stop`).
+fn stops_at_once(had_bps: Option<u64>, video_budget: u64, collapse: f64, must_stop: bool) -> bool {
+    must_stop || had_bps.is_some_and(|bps| bps as f64 > video_budget as f64 * collapse)
 }
 
 /// After frames were skipped for a full send queue and a keyframe was then
@@ -612,6 +638,19 @@ mod tests {
             told_pause(not_wanted, Some(PauseReason::Bandwidth)),
             Some(PauseReason::NotWanted)
         );
+    }
+
+    #[test]
+    fn only_a_collapse_stops_the_layer_before_the_lower_keyframe() {
+        // A 480p at 0.8 Mbit/s, the estimate leaving 0.55 Mbit/s for video
+        // (satellite, decision 0025): an ordinary shortfall, the 480p
+        // flows until the 240p's keyframe.
+        assert!(!stops_at_once(Some(800_000), 550_000, 2.0, false));
+        // Under half of it: a collapse, stopped at once.
+        assert!(stops_at_once(Some(1_200_000), 550_000, 2.0, false));
+        // The link collapsing, or the layer gone, whatever the figures.
+        assert!(stops_at_once(Some(800_000), 550_000, 2.0, true));
+        assert!(stops_at_once(None, 550_000, 2.0, true));
     }
 
     #[test]

@@ -264,6 +264,8 @@ pub struct Allocator {
     probe_confirmed: bool,
     /// Told by [`Self::link_collapsing`] since the last update.
     collapse_known: bool,
+    /// The last update went down because the link collapsed.
+    went_down_on_collapse: bool,
     /// Tracks whose publisher sent no layer at the last update.
     without_layers: BTreeSet<TrackId>,
 }
@@ -278,6 +280,7 @@ impl Allocator {
             up_if_sent: None,
             probe_confirmed: false,
             collapse_known: false,
+            went_down_on_collapse: false,
             without_layers: BTreeSet::new(),
         }
     }
@@ -298,6 +301,16 @@ impl Allocator {
     /// current estimate fell under half the averaged one it reports.)
     pub fn link_collapsing(&mut self) {
         self.collapse_known = true;
+    }
+
+    /// Whether the last [`Self::update`] went down because the link
+    /// collapsed (the current layers would not fit twice the estimate, or
+    /// [`Self::link_collapsing`] said so), not after an ordinary shortfall
+    /// held for `down_hold`. The caller stops a collapsed link's layers at
+    /// once and lets an ordinary shortfall's flow until the lower layer's
+    /// keyframe (decision 0025).
+    pub fn went_down_on_collapse(&self) -> bool {
+        self.went_down_on_collapse
     }
 
     /// When a pending change falls due; call [`Self::update`] then with the
@@ -410,6 +423,7 @@ impl Allocator {
         self.follow_track_changes(video, &keep);
 
         let over_budget = self.current.iter().any(|(id, &level)| keep[id] < level);
+        self.went_down_on_collapse = false;
         if over_budget {
             self.up = None;
             self.up_if_sent = None;
@@ -423,6 +437,7 @@ impl Allocator {
                     *level = (*level).min(keep[id]);
                 }
                 self.down_since = None;
+                self.went_down_on_collapse = collapsed;
             }
         } else {
             self.down_since = None;

@@ -176,6 +176,37 @@ fn a_collapse_the_caller_knows_of_goes_down_at_once_however_deep() {
 }
 
 #[test]
+fn only_a_collapse_is_told_as_one() {
+    // An ordinary shortfall: told as none on the update that goes down.
+    let mut sim = Sim::new(vec![camera(1)], 1);
+    sim.run(3_000_000, Duration::from_secs(1));
+    let mut went_down = None;
+    for _ in 0..20 {
+        sim.clock.advance(TICK);
+        if target(&sim.update(1_000_000), 1) == Target::Layer(Layer::MID) {
+            went_down = Some(sim.alloc.went_down_on_collapse());
+            break;
+        }
+    }
+    assert_eq!(went_down, Some(false), "an ordinary shortfall, held");
+
+    // Not twice the estimate: a collapse, told on that update only.
+    sim.run(3_000_000, Duration::from_secs(5));
+    assert_eq!(target(&sim.update(3_000_000), 1), Target::Layer(Layer::HIGH));
+    assert_eq!(target(&sim.update(600_000), 1), Target::Layer(Layer::MID));
+    assert!(sim.alloc.went_down_on_collapse(), "not twice the estimate");
+    sim.update(600_000);
+    assert!(!sim.alloc.went_down_on_collapse(), "only the update that went down");
+
+    // The caller knew of a collapse.
+    sim.run(3_000_000, Duration::from_secs(5));
+    assert_eq!(target(&sim.update(3_000_000), 1), Target::Layer(Layer::HIGH));
+    sim.alloc.link_collapsing();
+    assert_eq!(target(&sim.update(1_000_000), 1), Target::Layer(Layer::MID));
+    assert!(sim.alloc.went_down_on_collapse(), "the caller knew of a collapse");
+}
+
+#[test]
 fn a_short_dip_does_not_go_down() {
     let mut sim = Sim::new(vec![camera(1)], 1);
     sim.run(3_000_000, Duration::from_secs(1));

@@ -312,7 +312,7 @@ impl VideoRewriter {
     }
 
     /// Stops forwarding the current layer at once; the target resumes on
-    /// its keyframe. For a switch *down* under congestion: the higher layer
+    /// its keyframe. For a switch *down* on a collapsing link: the higher layer
     /// would go on filling a link that cannot carry it, delaying the very
     /// keyframe (and the audio) that would end the congestion.
     pub fn drop_current(&mut self) {
@@ -347,7 +347,7 @@ impl VideoRewriter {
             }
         }
         // With nothing flowing (the call's start, a resume, a switch down
-        // under congestion), a lower layer's keyframe is taken too: a
+        // on a collapsing link), a lower layer's keyframe is taken too: a
         // picture now beats one after the target's keyframe, which may take
         // a second or more to come (Chrome starts its top layer only once
         // its uplink estimate allows). The target still takes over on its own
