@@ -250,9 +250,10 @@ fn allocate_for(
     );
 
     let congested = s.congested_video(now);
-    let video_budget = estimate.saturating_sub(s.allocator.audio_reserve(audio_tracks));
+    let audio_reserve = s.allocator.audio_reserve(audio_tracks);
+    let video_budget = estimate.saturating_sub(audio_reserve);
     let collapse = s.allocator.config().collapse;
-    let mut allocated = s.allocator.audio_reserve(audio_tracks);
+    let mut allocated = audio_reserve;
     let mut next_step = u64::MAX;
     let mut next_step_if_sent = u64::MAX;
     // Every video on the highest layer its publisher has (not merely the
