@@ -70,6 +70,9 @@ struct LayerRates {
     top: Layer,
     /// The layers a subscriber may be switched to (`PublishedVideo::proven`).
     proven: LayerSet,
+    /// Stalled while their packets still arrive: held for a retransmission
+    /// (`PublishedVideo::held_layers`).
+    held: LayerSet,
 }
 
 impl LayerRates {
@@ -80,6 +83,14 @@ impl LayerRates {
     /// step down, never the lowest (which a collapse leaves offered).
     fn lost(&self, layer: Layer) -> bool {
         self.collapsed || self.now[layer.index()].is_none()
+    }
+
+    /// Whether `layer` is lost only for now: its frames are held for a
+    /// retransmission on an uplink that has not collapsed, and come on
+    /// from where they stopped, so a subscriber on it keeps it until they
+    /// do or the lower layer's keyframe comes, whichever is first.
+    fn held(&self, layer: Layer) -> bool {
+        !self.collapsed && self.held.contains(layer)
     }
 }
 
@@ -106,6 +117,7 @@ pub(crate) fn run(
                         collapsed: video.uplink_collapsed(now),
                         top: Layer::ALL[video.layer_count().min(MAX_LAYERS) - 1],
                         proven: video.proven(),
+                        held: video.held_layers(now),
                     },
                 );
             }
@@ -287,19 +299,26 @@ fn allocate_for(
         // dipped; decision 0025). The allocator's own collapse test judges
         // the pass that goes down; the per-track test and the pacer's fall
         // every pass until the switch, so a collapse that follows an
-        // ordinary downgrade still stops it.
+        // ordinary downgrade still stops it. A layer held for a
+        // retransmission is not stopped: its frames come on from where they
+        // stopped, often before the lower layer's keyframe (decision 0026).
         let had = v.rewriter.current();
         let down = matches!((had, a.layer()), (Some(c), Some(t)) if t < c);
-        let lost = down && had.is_some_and(|c| rates.get(&key).is_some_and(|r| r.lost(c)));
+        let had_rates = had.zip(rates.get(&key));
+        let lost = down && had_rates.is_some_and(|(c, r)| r.lost(c));
+        let held = lost && had_rates.is_some_and(|(c, r)| r.held(c));
         v.rewriter.set_target(a.layer());
         let had_bps = had.and_then(|c| track.layers[c.index()]);
-        let must_stop = went_down_on_collapse || link_collapsing || lost;
+        let must_stop = went_down_on_collapse || link_collapsing || (lost && !held);
         if down && stops_at_once(had_bps, video_budget, collapse, must_stop) {
             v.rewriter.drop_current();
+        } else if held {
+            tracing::debug!(participant = %s.id, origin = %out.origin, "layer held for a retransmission: kept until its frames or the lower keyframe");
         }
         // The layer this subscriber had was dropped because its publisher's
-        // uplink stopped carrying it (collapsed, or the layer stalled): the
-        // picture already stands still, and the lower layer's keyframe
+        // uplink stopped carrying it (collapsed, or the layer stalled), or
+        // is held for a retransmission: the picture already stands still,
+        // and the lower layer's keyframe
         // comes through that uplink, often more than a second later (bench
         // rural, step-down: the patient's picture at the specialist stood
         // still for 1.6-1.8 s in three runs before the screen said why;
@@ -662,6 +681,7 @@ mod tests {
             collapsed: false,
             top: Layer::HIGH,
             proven: LayerSet::ALL,
+            held: LayerSet::EMPTY,
         };
         // However dear, a layer that arrives is not lost.
         assert!(!rates.lost(Layer::HIGH));
@@ -674,6 +694,20 @@ mod tests {
             ..rates
         };
         assert!(collapsed.lost(Layer::HIGH));
+        assert!(!rates.held(Layer::MID), "stalled, not held");
+        // Held for a retransmission: lost for now, kept by its subscribers,
+        // unless the uplink collapsed.
+        let held = LayerRates {
+            held: [Layer::MID].into_iter().collect(),
+            ..rates
+        };
+        assert!(held.lost(Layer::MID) && held.held(Layer::MID));
+        assert!(!held.held(Layer::HIGH));
+        let held_on_collapse = LayerRates {
+            collapsed: true,
+            ..held
+        };
+        assert!(!held_on_collapse.held(Layer::MID));
     }
 
     #[test]

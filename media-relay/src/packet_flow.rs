@@ -64,6 +64,12 @@ impl PacketFlow {
     pub fn silent_for(&self, layer: Layer, now: Instant, quiet: Duration) -> bool {
         self.last[layer.index()].is_some_and(|seen| now.saturating_duration_since(seen.moved) >= quiet)
     }
+
+    /// Whether new media of `layer` has come within `quiet` of `now`; false
+    /// while nothing is known.
+    pub fn arriving(&self, layer: Layer, now: Instant, quiet: Duration) -> bool {
+        self.last[layer.index()].is_some_and(|seen| now.saturating_duration_since(seen.moved) < quiet)
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +83,7 @@ mod tests {
         let quiet = Duration::from_millis(500);
         let mut flow = PacketFlow::default();
         assert!(!flow.silent_for(Layer::MID, at(0), quiet), "nothing known yet");
+        assert!(!flow.arriving(Layer::MID, at(0), quiet), "nothing known yet");
         // Read every 200 ms; 30 fps at 90 kHz moves 3000 ticks a frame.
         for ms in (0..1000).step_by(200) {
             flow.note(Layer::MID, 1, 90 * ms, at(ms));
@@ -88,7 +95,9 @@ mod tests {
             flow.note(Layer::MID, 1, 90 * 800, at(ms));
         }
         assert!(!flow.silent_for(Layer::MID, at(1299), quiet), "moved at 800 ms");
+        assert!(flow.arriving(Layer::MID, at(1299), quiet));
         assert!(flow.silent_for(Layer::MID, at(1300), quiet));
+        assert!(!flow.arriving(Layer::MID, at(1300), quiet));
         assert!(!flow.silent_for(Layer::LOW, at(1000), quiet), "per layer");
         // It comes back, on a new SSRC whose time starts lower.
         flow.note(Layer::MID, 3, 42, at(2000));

@@ -625,14 +625,13 @@ impl Participant {
         match written {
             Ok(()) => {
                 video.written.record(at, data.data.len());
-                // The wait a pause was told for is over once a keyframe
-                // is on its way (`adapt::told_pause`); after a skip, once
-                // video has gone on from it for a while.
-                if data.is_keyframe() && video.rewriter.current().is_some() {
-                    if video.until_keyframe == Some(PauseReason::Bandwidth) {
-                        video.keyframe_after_skip_at.get_or_insert(at);
-                    } else {
-                        video.until_keyframe = None;
+                if video.rewriter.current().is_some() {
+                    match wait_after_write(video.until_keyframe, data.is_keyframe()) {
+                        WaitAfterWrite::Over => video.until_keyframe = None,
+                        WaitAfterWrite::SkipKeyframeOut => {
+                            video.keyframe_after_skip_at.get_or_insert(at);
+                        }
+                        WaitAfterWrite::Stands => {}
                     }
                 }
             }
@@ -885,9 +884,59 @@ fn video_queue_congested(
     send_queue::congested(now, queue, estimate_bps, video.last_keyframe, limit)
 }
 
+/// What a frame written on a subscriber's current layer does to the wait
+/// told as a pause ([`VideoOut::until_keyframe`]).
+#[derive(Debug, PartialEq, Eq)]
+enum WaitAfterWrite {
+    /// Over: the picture moves again.
+    Over,
+    /// The keyframe after a skip is out; the wait is told over once video
+    /// has gone on from it for a while (`adapt.rs`, `skip_wait`).
+    SkipKeyframeOut,
+    /// Stands: a delta frame after a skip's keyframe (`skip_wait` tells
+    /// that wait over).
+    Stands,
+}
+
+/// The wait a pause was told for is over once a keyframe is on its way
+/// (`adapt::told_pause`); after a skip, once video has gone on from it for
+/// a while. A layer held for a retransmission and kept (decision 0026)
+/// was never dropped: any of its frames ends the wait.
+fn wait_after_write(until_keyframe: Option<PauseReason>, keyframe: bool) -> WaitAfterWrite {
+    match until_keyframe {
+        Some(PauseReason::Bandwidth) if keyframe => WaitAfterWrite::SkipKeyframeOut,
+        Some(PauseReason::Bandwidth) => WaitAfterWrite::Stands,
+        _ => WaitAfterWrite::Over,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_layers_frame_ends_its_pause_and_a_skip_waits_for_its_keyframe() {
+        // Held for a retransmission and kept: its next frame, keyframe or not.
+        assert_eq!(
+            wait_after_write(Some(PauseReason::NoLayers), false),
+            WaitAfterWrite::Over
+        );
+        assert_eq!(
+            wait_after_write(Some(PauseReason::NoLayers), true),
+            WaitAfterWrite::Over
+        );
+        // After a skip: its keyframe starts the wait's last second; the
+        // delta frames after it leave the rest to `skip_wait`.
+        assert_eq!(
+            wait_after_write(Some(PauseReason::Bandwidth), false),
+            WaitAfterWrite::Stands
+        );
+        assert_eq!(
+            wait_after_write(Some(PauseReason::Bandwidth), true),
+            WaitAfterWrite::SkipKeyframeOut
+        );
+        assert_eq!(wait_after_write(None, false), WaitAfterWrite::Over);
+    }
 
     #[test]
     fn the_pacers_estimate_counts_only_once_it_fell_below_half_the_reported_one() {

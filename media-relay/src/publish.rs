@@ -419,6 +419,18 @@ impl PublishedVideo {
             && now.saturating_duration_since(seen) >= wait
     }
 
+    /// The higher layers that have stalled ([`STALL_AFTER`]) while their
+    /// packets still arrive: str0m holds their frames for a retransmission,
+    /// and hands them on, in order, once it is in or given up on. A
+    /// subscriber on one keeps it until then or until the lower layer's
+    /// keyframe, whichever comes first (`adapt.rs`, decision 0026).
+    pub fn held_layers(&self, now: Instant) -> LayerSet {
+        (1..self.layer_count().min(MAX_LAYERS))
+            .filter(|&i| self.stalled(now, i) && self.packets.arriving(Layer::ALL[i], now, PACKETS_SILENT))
+            .map(|i| Layer::ALL[i])
+            .collect()
+    }
+
     /// The layers the publisher was last asked to send.
     pub fn told_active(&self) -> LayerSet {
         self.told_active
@@ -786,6 +798,49 @@ mod tests {
             held.record(at(ms), Layer::LOW, 600);
             assert!(held.layer_rates(at(ms))[1].is_some(), "{ms} ms: held");
         }
+    }
+
+    #[test]
+    fn a_layer_stalled_while_its_packets_still_arrive_is_held_not_gone() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = two_layers_for_four_seconds(at);
+        v.note_publisher_rtt(Some(Duration::from_millis(640)));
+        // Frames of f stop at 3993 ms; its packets go on (a retransmission's
+        // hold), read every 200 ms, while h's frames go on.
+        for ms in (0..4000).step_by(200) {
+            v.note_newest_media(Layer::MID, 2, 90 * ms, at(ms));
+        }
+        for ms in (4000..6000).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            if ms % 200 < 33 {
+                v.note_newest_media(Layer::MID, 2, 90 * ms, at(ms));
+            }
+            let held = v.held_layers(at(ms)).contains(Layer::MID);
+            let stalled = v.layer_rates(at(ms))[1].is_none();
+            assert_eq!(held, stalled, "{ms} ms: a stall with packets arriving is a hold");
+        }
+        assert!(
+            v.held_layers(at(5999)).contains(Layer::MID),
+            "stalled by 2 × 640 + 300 ms"
+        );
+        assert!(!v.held_layers(at(5999)).contains(Layer::LOW), "the lowest layer never");
+
+        // Its packets stop too: gone, not held.
+        for ms in (6000..6600).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            assert_eq!(v.layer_rates(at(ms))[1], None);
+        }
+        assert!(!v.held_layers(at(6600)).contains(Layer::MID), "silent since 5800 ms");
+
+        // Nothing known of its packets: not taken for a hold.
+        let mut unknown = two_layers_for_four_seconds(at);
+        unknown.note_publisher_rtt(Some(Duration::from_millis(640)));
+        for ms in (4000..6000).step_by(33) {
+            unknown.record(at(ms), Layer::LOW, 600);
+        }
+        assert_eq!(unknown.layer_rates(at(6000))[1], None);
+        assert!(unknown.held_layers(at(6000)).is_empty());
     }
 
     #[test]
