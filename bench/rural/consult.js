@@ -87,13 +87,13 @@ export async function runConsult({ profile, profilesFile = null, durationS, log 
     }));
     const [patient, specialist] = await Promise.all([collect(pat), collect(doc)]);
     const linkStats = await link.set('stats');
-    // For digging into the relay (e.g. RUST_LOG=str0m::bwe=debug).
-    if (process.env.BENCH_SERVER_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_SERVER_LOG, server.log());
     const screenshots = { patient: await pat.screenshot(), specialist: await doc.screenshot() };
     return {
       profile, durationS, admittedAt, consultId,
       ids: { patient: patientId, specialist: specialistId },
       pages: { patient, specialist }, relay, link: linkStats, screenshots,
+      // For digging into the relay afterwards (e.g. RUST_LOG=media_relay=debug).
+      serverLog: server.log(),
     };
   } finally {
     for (const step of cleanup.reverse()) await Promise.resolve().then(step).catch(() => {});

@@ -55,6 +55,7 @@ export async function benchProfile(name, { durationS, profilesFile = null, out, 
     writeFileSync(join(out, `${name}.svg`), plotRun(a));
     writeFileSync(join(out, `${name}-patient.png`), rec.screenshots.patient);
     writeFileSync(join(out, `${name}-specialist.png`), rec.screenshots.specialist);
+    writeFileSync(join(out, `${name}-server.log`), rec.serverLog);
   }
   return { name, profile, analysis: a, checks };
 }

@@ -300,8 +300,9 @@ fn allocate_for(
         // the pass that goes down; the per-track test and the pacer's fall
         // every pass until the switch, so a collapse that follows an
         // ordinary downgrade still stops it. A layer held for a
-        // retransmission is not stopped: its frames come on from where they
-        // stopped, often before the lower layer's keyframe (decision 0026).
+        // retransmission is not stopped: its frames may come on from where
+        // they stopped before the lower layer's keyframe, and move the
+        // picture until it comes (decision 0026).
         let had = v.rewriter.current();
         let down = matches!((had, a.layer()), (Some(c), Some(t)) if t < c);
         let had_rates = had.zip(rates.get(&key));
@@ -312,7 +313,7 @@ fn allocate_for(
         let must_stop = went_down_on_collapse || link_collapsing || (lost && !held);
         if down && stops_at_once(had_bps, video_budget, collapse, must_stop) {
             v.rewriter.drop_current();
-        } else if held {
+        } else if held && v.until_keyframe.is_none() {
             tracing::debug!(participant = %s.id, origin = %out.origin, "layer held for a retransmission: kept until its frames or the lower keyframe");
         }
         // The layer this subscriber had was dropped because its publisher's

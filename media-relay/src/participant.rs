@@ -88,7 +88,9 @@ pub(crate) struct VideoOut {
     /// goes out, where that can take more than a second: frames were
     /// skipped for a full send queue (`Bandwidth`), or the layer it had
     /// was dropped when the publisher's uplink stopped carrying it
-    /// (collapsed, or the layer stalled: `NoLayers`).
+    /// (collapsed, or the layer stalled: `NoLayers`). Also `NoLayers`
+    /// while the layer it has is held for a retransmission and kept
+    /// (decision 0026): then the next frame of it ends the wait too.
     /// The adaptation pass tells it as a pause (`adapt::told_pause`).
     pub until_keyframe: Option<PauseReason>,
     /// When a keyframe was written after frames were skipped for a full
