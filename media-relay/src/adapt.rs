@@ -319,12 +319,11 @@ fn allocate_for(
         // The layer this subscriber had was dropped because its publisher's
         // uplink stopped carrying it (collapsed, or the layer stalled), or
         // is held for a retransmission: the picture already stands still,
-        // and the lower layer's keyframe
-        // comes through that uplink, often more than a second later (bench
-        // rural, step-down: the patient's picture at the specialist stood
-        // still for 1.6-1.8 s in three runs before the screen said why;
-        // satellite: 1.0-2.3 s each time the patient's browser stopped
-        // sending its 480p).
+        // and the lower layer's keyframe comes through that uplink, often
+        // more than a second later (bench rural, step-down: the patient's
+        // picture at the specialist stood still for 1.6-1.8 s in three
+        // runs before the screen said why; satellite: 1.0-2.3 s each time
+        // the patient's browser stopped sending its 480p).
         if lost {
             v.until_keyframe.get_or_insert(PauseReason::NoLayers);
         }
