@@ -243,13 +243,30 @@ export async function mediaFlows(page, who) {
   }, { timeout: 20000, interval: 250, what: `${who}: media still flowing` });
 }
 
-/** A free UDP port on 127.0.0.1 (for the relay, so an emulator can point at it). */
+/**
+ * A free UDP port on 127.0.0.1 whose number is free for TCP too (for the
+ * relay, so an emulator can point at it).
+ */
 export async function freeUdpPort() {
-  const sock = dgram.createSocket('udp4');
-  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
-  const { port } = sock.address();
-  await new Promise((r) => sock.close(r));
-  return port;
+  for (let tries = 0; tries < 20; tries++) {
+    const sock = dgram.createSocket('udp4');
+    await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+    const { port } = sock.address();
+    await new Promise((r) => sock.close(r));
+    if (await tcpPortFree(port)) return port;
+  }
+  throw new Error('no port free for both UDP and TCP');
+}
+
+// The relay listens for ICE-TCP on its UDP port's number and, on a port it
+// was given, goes on without TCP when that number is taken (a test's own
+// connections hold ephemeral TCP ports of the same range).
+function tcpPortFree(port) {
+  return new Promise((resolvePort) => {
+    const server = net.createServer();
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
+  });
 }
 
 /**

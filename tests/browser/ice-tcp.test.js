@@ -7,7 +7,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { shot, mediaFlows, callWorld, specialistEntersCall, freeUdpPort, startLinkEmulator } from './helpers.js';
+import { shot, mediaFlows, callWorld, specialistEntersCall, freeUdpPort, startLinkEmulator, until } from './helpers.js';
 
 /** The transport of the page's selected ICE candidate pair ('udp' or 'tcp'). */
 function selectedProtocol(page) {
@@ -47,7 +47,12 @@ describe('a patient whose network blocks UDP', () => {
     await pat.goto(joinUrl);
     await pat.getByLabel(/Acepto el aviso de privacidad/).check();
     await pat.getByRole('button', { name: 'Continuar' }).click();
-    await pat.locator('.check-list li.warn[data-network="fair"]').waitFor({ timeout: 20000 });
+    const network = pat.locator('.check-list li[data-network]');
+    await until(async () => !['pending', null].includes(await network.getAttribute('data-network', { timeout: 1000 })), {
+      timeout: 20000, interval: 250, what: 'the network check over TCP',
+    });
+    assert.equal(await network.getAttribute('data-network'), 'fair', 'over TCP only, with a warning');
+    assert.ok(await network.evaluate((li) => li.classList.contains('warn')));
     await shot(pat, 'ice-tcp-00-patient-device-check');
     await pat.getByRole('button', { name: 'Encender cámara y micrófono' }).click();
     await pat.locator('.preview video').waitFor();
