@@ -602,16 +602,11 @@ impl Relay {
             }
             Propagate::Keyframe { subscriber, req } => {
                 // The subscriber lost its decoder state: it needs a keyframe
-                // of the layer it is getting now, or of the lower layer a
-                // switch down waits for (decision 0025): that one completes
-                // the switch, and is the smaller.
+                // (`VideoRewriter::keyframe_to_restart`).
                 let source = self.participants.get(&subscriber).and_then(|s| {
                     s.tracks_out.iter().find_map(|t| match t.state {
                         OutState::Open(mid) if mid == req.mid => {
-                            let layer = t.video.as_ref().and_then(|v| {
-                                let (current, target) = (v.rewriter.current(), v.rewriter.target());
-                                current.map(|c| target.map_or(c, |t| c.min(t)))
-                            });
+                            let layer = t.video.as_ref().and_then(|v| v.rewriter.keyframe_to_restart());
                             Some((t.origin.clone(), t.mid_in, layer.unwrap_or(Layer::LOW)))
                         }
                         _ => None,

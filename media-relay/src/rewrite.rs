@@ -324,6 +324,13 @@ impl VideoRewriter {
         self.current.as_ref().map(|(layer, _)| *layer)
     }
 
+    /// The layer whose keyframe a subscriber that lost its decoder state
+    /// needs: the one it is getting, or the lower one a switch down waits
+    /// for (decision 0025), which completes the switch and is the smaller.
+    pub fn keyframe_to_restart(&self) -> Option<Layer> {
+        self.current().map(|c| self.target.map_or(c, |t| c.min(t)))
+    }
+
     /// The layer whose keyframe a pending switch or resume waits for; the I/O
     /// layer asks the publisher for one (throttled by `keyframe.rs`).
     pub fn awaiting_keyframe(&self) -> Option<Layer> {
