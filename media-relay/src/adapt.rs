@@ -519,7 +519,7 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
                 s.stats.loss_out,
                 s.stats.heavy_loss_out_within(now, PROBE_UNDO_AFTER_CONGESTION),
             );
-            let undercut = s.probe.undercut(now, estimate);
+            let undercut = s.probe.undercut(now, estimate, s.stats.bitrate_out_bps);
             if undercut.is_some() && !disproved {
                 tracing::debug!(
                     participant = %s.id,

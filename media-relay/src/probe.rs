@@ -46,6 +46,11 @@ const MAX_WAIT: Duration = Duration::from_secs(4);
 const AFTER_GAIN_WAIT: Duration = Duration::from_secs(1);
 /// A probe "worked" when the estimate rose by more than this since it.
 const GAIN: f64 = 1.1;
+/// A rise of the estimate by more than this in one adaptation pass, with no
+/// probe's result pending, is the result of one of str0m's own probes (at
+/// the start of a call, after a drop, in an application-limited stretch):
+/// its delay-based estimate grows by a few percent a second.
+const OWN_PROBE_JUMP: f64 = 1.5;
 
 #[derive(Debug, Clone)]
 pub struct ProbePacer {
@@ -53,6 +58,9 @@ pub struct ProbePacer {
     wait: Duration,
     /// The desired rate was lowered on the last pass; restoring it probes.
     lowered: bool,
+    /// The estimate the last probe since probing (re)started went out
+    /// from: its result sets the wait after the next one.
+    probe_from: Option<u64>,
     estimate_at_probe: Option<u64>,
     /// The estimate at which [`Self::confirmed`] last reported a gain of
     /// the last probe (`None`: none yet); further gains are measured from it.
@@ -61,6 +69,8 @@ pub struct ProbePacer {
     probed_at: Option<Instant>,
     /// Until when a further rise counts as the last probe's ([`Self::confirmed`]).
     gains_until: Option<Instant>,
+    /// The estimate [`Self::confirmed`] saw on the pass before.
+    last_seen: Option<u64>,
 }
 
 impl Default for ProbePacer {
@@ -69,10 +79,12 @@ impl Default for ProbePacer {
             next_at: None,
             wait: FIRST_WAIT,
             lowered: false,
+            probe_from: None,
             estimate_at_probe: None,
             reported: None,
             probed_at: None,
             gains_until: None,
+            last_seen: None,
         }
     }
 }
@@ -91,7 +103,15 @@ impl ProbePacer {
     /// be a small one (decisions 0020 and 0024). A small rise does not keep
     /// the window open, so the estimator's own slow growth does not stretch
     /// it on and on; a cut taken by [`Self::undercut`] closes it.
+    ///
+    /// A jump of more than [`OWN_PROBE_JUMP`] in one pass with no probe's
+    /// result pending is watched as a probe's result too, from the figure
+    /// before it (decision 0027).
     pub fn confirmed(&mut self, now: Instant, estimate: u64) -> bool {
+        let seen = self.last_seen.replace(estimate);
+        if let Some(last) = seen.filter(|&l| !self.gains_pending(now) && estimate as f64 > l as f64 * OWN_PROBE_JUMP) {
+            self.watch_result(now, last);
+        }
         let Some(before) = self.estimate_at_probe else {
             return false;
         };
@@ -127,17 +147,26 @@ impl ProbePacer {
     /// result logged in the 0.7 s before it (2.26 to 1.17, 1.08 to 0.51,
     /// 1.59 to 0.91, 1.45 to 0.77 Mbit/s; `bench/bench rural --profile
     /// satellite`, str0m's probe results at trace level).
-    pub fn undercut(&mut self, now: Instant, estimate: u64) -> Option<u64> {
+    ///
+    /// After the probe's result raised the estimate ([`Self::confirmed`]),
+    /// a fall within [`RESULT_WITHIN`] of its latest clear gain counts too,
+    /// and the figure to restart from is the highest it reached, up to
+    /// what the link carried in the last second (`carried_bps`), and never
+    /// under the figure before the probe (decision 0027).
+    pub fn undercut(&mut self, now: Instant, estimate: u64, carried_bps: u64) -> Option<u64> {
         let at = self.probed_at?;
-        if now.saturating_duration_since(at) > RESULT_WITHIN {
+        if now.saturating_duration_since(at) > RESULT_WITHIN && !self.gains_pending(now) {
             self.probed_at = None;
             return None;
         }
         let before = self.estimate_at_probe?;
-        if (estimate as f64) < before as f64 * UNDERCUT_BELOW {
+        let target = self
+            .reported
+            .map_or(before, |reached| before.max(reached.min(carried_bps)));
+        if (estimate as f64) < target as f64 * UNDERCUT_BELOW {
             self.probed_at = None;
             self.gains_until = None;
-            return Some(before);
+            return Some(target);
         }
         None
     }
@@ -158,6 +187,7 @@ impl ProbePacer {
     /// A probe (or what acts as one) went out at `now` from `estimate`:
     /// its result is watched from here.
     fn watch_result(&mut self, now: Instant, estimate: u64) {
+        self.probe_from = Some(estimate);
         self.estimate_at_probe = Some(estimate);
         self.reported = None;
         self.probed_at = Some(now);
@@ -175,7 +205,15 @@ impl ProbePacer {
     /// subscriber would take a layer the estimate does not allow yet.
     pub fn desired(&mut self, now: Instant, desired: u64, estimate: u64, wants_more: bool) -> u64 {
         if !wants_more {
-            *self = ProbePacer::default();
+            // Probing starts over, at once and with the short wait, when
+            // more is wanted again. A result still watched is kept: str0m's
+            // own probe that let the subscriber's top layer in can cut the
+            // estimate a second later (decision 0027).
+            let fresh = ProbePacer::default();
+            self.next_at = fresh.next_at;
+            self.wait = fresh.wait;
+            self.lowered = fresh.lowered;
+            self.probe_from = fresh.probe_from;
             return desired;
         }
         if self.lowered {
@@ -186,7 +224,7 @@ impl ProbePacer {
         if self.next_at.is_some_and(|t| now < t) {
             return desired;
         }
-        if let Some(before) = self.estimate_at_probe {
+        if let Some(before) = self.probe_from {
             self.wait = if estimate as f64 > before as f64 * GAIN {
                 AFTER_GAIN_WAIT
             } else {
@@ -204,6 +242,8 @@ mod tests {
     use super::*;
 
     const PASS: Duration = Duration::from_millis(200);
+    /// What the link carried in the last second, where it does not matter.
+    const CARRIED: u64 = 1_000_000;
 
     /// Runs passes for `secs` with a fixed estimate; returns the times (ms
     /// since start) at which the desired rate rose again, i.e. probes.
@@ -265,11 +305,15 @@ mod tests {
     fn a_probe_that_cut_the_estimate_is_undone_once() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        assert_eq!(ProbePacer::default().undercut(t0, 100_000), None, "no probe yet");
+        assert_eq!(
+            ProbePacer::default().undercut(t0, 100_000, CARRIED),
+            None,
+            "no probe yet"
+        );
         let mut p = probed_at_200_ms(t0, 1_000_000);
-        assert_eq!(p.undercut(at(400), 950_000), None, "within a tenth");
-        assert_eq!(p.undercut(at(1_200), 470_000), Some(1_000_000));
-        assert_eq!(p.undercut(at(1_400), 470_000), None, "once per probe");
+        assert_eq!(p.undercut(at(400), 950_000, CARRIED), None, "within a tenth");
+        assert_eq!(p.undercut(at(1_200), 470_000, CARRIED), Some(1_000_000));
+        assert_eq!(p.undercut(at(1_400), 470_000, CARRIED), None, "once per probe");
     }
 
     #[test]
@@ -277,10 +321,45 @@ mod tests {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
         p.restarted(t0, 1_040_000);
-        assert_eq!(p.undercut(t0 + Duration::from_millis(900), 109_000), Some(1_040_000));
+        assert_eq!(
+            p.undercut(t0 + Duration::from_millis(900), 109_000, CARRIED),
+            Some(1_040_000)
+        );
         let mut p = ProbePacer::default();
         p.restarted(t0, 460_000);
         assert!(p.confirmed(t0 + PASS, 997_000));
+    }
+
+    #[test]
+    fn a_jump_with_no_probe_pending_is_str0m_s_probe_and_its_cut_is_undone_to_what_the_link_carried() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = ProbePacer::default();
+        assert!(!p.confirmed(at(0), 300_000));
+        assert!(!p.confirmed(at(200), 420_000), "a rise str0m's own growth could make");
+        assert_eq!(p.undercut(at(400), 100_000, 400_000), None, "no probe's result");
+        assert!(p.confirmed(at(600), 1_136_000), "str0m's probe lifted it");
+        assert!(p.confirmed(at(1_000), 1_300_000), "and a further probe of str0m's");
+        // 2.2 s from the jump, 1.8 s from its last clear gain: the relay
+        // padded up to it, and the link carried 1.03 Mbit/s.
+        assert_eq!(p.undercut(at(2_800), 251_000, 1_030_000), Some(1_030_000));
+        assert_eq!(p.undercut(at(2_900), 251_000, 1_030_000), None, "once");
+        // Never under the figure before the jump.
+        let mut p = ProbePacer::default();
+        p.confirmed(at(0), 300_000);
+        p.confirmed(at(200), 1_136_000);
+        assert_eq!(p.undercut(at(400), 100_000, 200_000), Some(300_000));
+        // Nor forgotten when the gain let the top layer in.
+        let mut p = ProbePacer::default();
+        p.confirmed(at(0), 300_000);
+        p.confirmed(at(200), 1_136_000);
+        p.desired(at(200), 1_136_000, 1_136_000, false);
+        assert_eq!(p.undercut(at(1_200), 237_000, 1_070_000), Some(1_070_000));
+        // Nor after the window of its last clear gain.
+        let mut p = ProbePacer::default();
+        p.confirmed(at(0), 300_000);
+        p.confirmed(at(200), 1_136_000);
+        assert_eq!(p.undercut(at(2_400), 251_000, 1_030_000), None);
     }
 
     #[test]
@@ -288,7 +367,7 @@ mod tests {
         let t0 = Instant::now();
         let mut p = probed_at_200_ms(t0, 1_000_000);
         let later = t0 + PASS + RESULT_WITHIN + Duration::from_millis(1);
-        assert_eq!(p.undercut(later, 400_000), None);
+        assert_eq!(p.undercut(later, 400_000, CARRIED), None);
     }
 
     #[test]
@@ -306,7 +385,7 @@ mod tests {
         assert!(!p.confirmed(soon + PASS, 620_000), "a fall is no rise");
         assert!(p.confirmed(soon + PASS, 660_000), "a further rise");
         let late = soon + RESULT_WITHIN + PASS;
-        assert!(!p.confirmed(late, 2_000_000), "not long after the probe");
+        assert!(!p.confirmed(late, 900_000), "not long after the probe");
     }
 
     #[test]
@@ -317,7 +396,7 @@ mod tests {
         let mut p = probed_at_200_ms(t0, 300_000);
         assert!(!p.confirmed(at(3_200), 340_000));
         let mut p = probed_at_200_ms(t0, 300_000);
-        assert_eq!(p.undercut(at(600), 200_000), Some(300_000));
+        assert_eq!(p.undercut(at(600), 200_000, CARRIED), Some(300_000));
         assert!(!p.confirmed(at(800), 400_000), "the probe's result was the cut");
     }
 
