@@ -532,10 +532,12 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
             if let Some(before) = undercut.filter(|_| disproved) {
                 tracing::debug!(participant = %s.id, from = estimate, to = before, "estimator restarted after a probe cut it");
                 s.restart_estimator(before);
+                s.probe.undone(now, before);
                 s.estimate_bps = Some(before);
                 return (before, false);
             }
-            let bounded = congestion_bound(estimate, s.stats.bitrate_out_bps, s.stats.loss_out);
+            let settled = s.probe.settling(now).map_or(estimate, |from| estimate.max(from));
+            let bounded = congestion_bound(settled, s.stats.bitrate_out_bps, s.stats.loss_out);
             (bounded, bounded == estimate && s.estimate_bps.is_some())
         }
         Hold::Keep(before) => (before, false),

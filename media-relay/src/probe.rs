@@ -51,6 +51,14 @@ const GAIN: f64 = 1.1;
 /// the start of a call, after a drop, in an application-limited stretch):
 /// its delay-based estimate grows by a few percent a second.
 const OWN_PROBE_JUMP: f64 = 1.5;
+/// How long after the relay restarts str0m's estimator its figures are not
+/// taken under the one it restarted from: the first feedback the fresh
+/// estimator reads is about packets sent before the restart, a round trip
+/// earlier (640 ms toward a satellite patient), and from so little it
+/// made 257-269 kbit/s of a 1.05 Mbit/s restart, 0.7-0.9 Mbit/s half a
+/// second later. Allocated from, that paused the patient's video for 3.2 s
+/// (`bench/bench rural --profile satellite`, decision 0027).
+const SETTLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct ProbePacer {
@@ -71,6 +79,9 @@ pub struct ProbePacer {
     gains_until: Option<Instant>,
     /// The estimate [`Self::confirmed`] saw on the pass before.
     last_seen: Option<u64>,
+    /// Until when, and from what figure, str0m's estimator settles after
+    /// a restart ([`Self::settling`]).
+    settle: Option<(Instant, u64)>,
 }
 
 impl Default for ProbePacer {
@@ -85,6 +96,7 @@ impl Default for ProbePacer {
             probed_at: None,
             gains_until: None,
             last_seen: None,
+            settle: None,
         }
     }
 }
@@ -182,6 +194,19 @@ impl ProbePacer {
     /// --profile satellite`).
     pub fn restarted(&mut self, now: Instant, estimate: u64) {
         self.watch_result(now, estimate);
+        self.undone(now, estimate);
+    }
+
+    /// str0m's estimator was just restarted from `estimate`, the cut
+    /// [`Self::undercut`] found being disproved by the link.
+    pub fn undone(&mut self, now: Instant, estimate: u64) {
+        self.settle = Some((now + SETTLE, estimate));
+    }
+
+    /// The figure str0m's estimator was restarted from, within [`SETTLE`]
+    /// of the restart: the estimate to allocate from is not under it.
+    pub fn settling(&self, now: Instant) -> Option<u64> {
+        self.settle.filter(|&(until, _)| now < until).map(|(_, from)| from)
     }
 
     /// A probe (or what acts as one) went out at `now` from `estimate`:
@@ -360,6 +385,24 @@ mod tests {
         p.confirmed(at(0), 300_000);
         p.confirmed(at(200), 1_136_000);
         assert_eq!(p.undercut(at(2_400), 251_000, 1_030_000), None);
+    }
+
+    #[test]
+    fn a_restart_settles_for_a_second_from_its_figure() {
+        let t0 = Instant::now();
+        let mut p = ProbePacer::default();
+        assert_eq!(p.settling(t0), None);
+        p.undone(t0, 1_045_000);
+        assert_eq!(p.settling(t0 + Duration::from_millis(600)), Some(1_045_000));
+        p.desired(t0 + Duration::from_millis(800), 1_000_000, 1_045_000, false);
+        assert_eq!(
+            p.settling(t0 + Duration::from_millis(800)),
+            Some(1_045_000),
+            "kept when nothing more is wanted"
+        );
+        assert_eq!(p.settling(t0 + SETTLE), None);
+        p.restarted(t0 + SETTLE, 460_000);
+        assert_eq!(p.settling(t0 + SETTLE), Some(460_000), "a held estimate's restart too");
     }
 
     #[test]
