@@ -237,7 +237,7 @@ fn allocate_for(
             budget.for_a_resume |= paused;
         }
     }
-    if s.probe.confirmed(now, estimate) {
+    if s.probe.confirmed(now, estimate, own_estimate && !s.pacer_governs()) {
         tracing::debug!(participant = %s.id, estimate, "a probe confirmed the estimate");
         s.allocator.probe_succeeded();
     }
@@ -504,11 +504,13 @@ fn probe_cut_disproved(estimate: u64, sent_bps: u64, loss: Option<f32>, congeste
 /// The estimate this pass allocates from: str0m's, bounded under heavy loss;
 /// during an outage and while its feedback comes in, the one from before it,
 /// and then str0m's estimator restarts from that (`outage.rs`); after a
-/// probe the relay asked for cut it under what the link just carried
-/// ([`probe_cut_disproved`]), the one from before the probe, from which
-/// str0m's estimator restarts too (`probe.rs`, decision 0010).
+/// probe (the relay's, or str0m's own) cut it under what the link just
+/// carried ([`probe_cut_disproved`]), the one from before the probe or the
+/// highest its results reached, from which str0m's estimator restarts too
+/// (`probe.rs`, decisions 0010 and 0027); for a second after such a
+/// restart, not under its figure ([`settled`]).
 /// The second value: whether it is str0m's own figure, neither kept
-/// through an outage nor bounded for loss.
+/// through an outage, nor floored after a restart, nor bounded for loss.
 fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
     let estimate = s.estimate_now().unwrap_or(INITIAL_ESTIMATE_BPS);
     match s.outage.hold(now, estimate) {
@@ -536,8 +538,8 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
                 s.estimate_bps = Some(before);
                 return (before, false);
             }
-            let settled = s.probe.settling(now).map_or(estimate, |from| estimate.max(from));
-            let bounded = congestion_bound(settled, s.stats.bitrate_out_bps, s.stats.loss_out);
+            let floored = settled(estimate, s.probe.settling(now), s.stats.loss_out);
+            let bounded = congestion_bound(floored, s.stats.bitrate_out_bps, s.stats.loss_out);
             (bounded, bounded == estimate && s.estimate_bps.is_some())
         }
         Hold::Keep(before) => (before, false),
@@ -547,6 +549,18 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
             s.estimate_bps = Some(before);
             (before, false)
         }
+    }
+}
+
+/// The estimate, but not under the figure str0m's estimator was restarted
+/// from while it settles (`ProbePacer::settling`), unless the subscriber
+/// reports heavy loss: then the link is congested whatever the restart
+/// said, and the floor would lift the estimate over what str0m measured.
+fn settled(estimate: u64, settling_from: Option<u64>, loss: Option<f32>) -> u64 {
+    let heavy_loss = loss.is_some_and(|l| l >= crate::stats::HEAVY_LOSS);
+    match settling_from {
+        Some(from) if !heavy_loss => estimate.max(from),
+        _ => estimate,
     }
 }
 
@@ -644,6 +658,14 @@ mod tests {
             priority: Priority::Normal,
             max_layer: Some(Layer::HIGH),
         }
+    }
+
+    #[test]
+    fn a_restart_s_figure_floors_the_estimate_unless_the_link_loses_heavily() {
+        assert_eq!(settled(257_000, Some(1_045_000), Some(0.01)), 1_045_000);
+        assert_eq!(settled(1_200_000, Some(1_045_000), None), 1_200_000);
+        assert_eq!(settled(257_000, None, Some(0.01)), 257_000);
+        assert_eq!(settled(257_000, Some(1_045_000), Some(0.2)), 257_000);
     }
 
     #[test]

@@ -262,6 +262,12 @@ impl Participant {
         estimate_now(self.estimate_bps, self.stats.pacer_estimate_bps)
     }
 
+    /// Whether [`Self::estimate_now`] goes by the pacer's fallen estimate
+    /// rather than the one str0m reports.
+    pub fn pacer_governs(&self) -> bool {
+        pacer_governs(self.estimate_bps, self.stats.pacer_estimate_bps)
+    }
+
     /// The rate str0m's pacer sends at now, as far as the relay knows: the
     /// lower of str0m's reported estimate and the pacer's own figure (the
     /// same as the lower of [`Self::estimate_now`] and the pacer's). A send

@@ -54,10 +54,10 @@ const OWN_PROBE_JUMP: f64 = 1.5;
 /// How long after the relay restarts str0m's estimator its figures are not
 /// taken under the one it restarted from: the first feedback the fresh
 /// estimator reads is about packets sent before the restart, a round trip
-/// earlier (640 ms toward a satellite patient), and from so little it
-/// made 257-269 kbit/s of a 1.05 Mbit/s restart, 0.7-0.9 Mbit/s half a
-/// second later. Allocated from, that paused the patient's video for 3.2 s
-/// (`bench/bench rural --profile satellite`, decision 0027).
+/// earlier (640 ms toward a satellite patient), and from so little it made
+/// 257 and 269 kbit/s of restarts from 1.05 and 1.07 Mbit/s, and 0.7-0.9
+/// Mbit/s half a second later. Allocated from, that paused the patient's
+/// video for 3.2 s (`bench/bench rural --profile satellite`, decision 0027).
 const SETTLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
@@ -66,9 +66,9 @@ pub struct ProbePacer {
     wait: Duration,
     /// The desired rate was lowered on the last pass; restoring it probes.
     lowered: bool,
-    /// The estimate the last probe since probing (re)started went out
-    /// from: its result sets the wait after the next one.
-    probe_from: Option<u64>,
+    /// A result has been watched since probing (re)started: it sets the
+    /// wait after the next probe.
+    waits_on_result: bool,
     estimate_at_probe: Option<u64>,
     /// The estimate at which [`Self::confirmed`] last reported a gain of
     /// the last probe (`None`: none yet); further gains are measured from it.
@@ -82,6 +82,8 @@ pub struct ProbePacer {
     /// Until when, and from what figure, str0m's estimator settles after
     /// a restart ([`Self::settling`]).
     settle: Option<(Instant, u64)>,
+    /// When [`Self::undercut`]'s last cut was undone ([`Self::undone`]).
+    undone_at: Option<Instant>,
 }
 
 impl Default for ProbePacer {
@@ -90,13 +92,14 @@ impl Default for ProbePacer {
             next_at: None,
             wait: FIRST_WAIT,
             lowered: false,
-            probe_from: None,
+            waits_on_result: false,
             estimate_at_probe: None,
             reported: None,
             probed_at: None,
             gains_until: None,
             last_seen: None,
             settle: None,
+            undone_at: None,
         }
     }
 }
@@ -118,10 +121,20 @@ impl ProbePacer {
     ///
     /// A jump of more than [`OWN_PROBE_JUMP`] in one pass with no probe's
     /// result pending is watched as a probe's result too, from the figure
-    /// before it (decision 0027).
-    pub fn confirmed(&mut self, now: Instant, estimate: u64) -> bool {
-        let seen = self.last_seen.replace(estimate);
-        if let Some(last) = seen.filter(|&l| !self.gains_pending(now) && estimate as f64 > l as f64 * OWN_PROBE_JUMP) {
+    /// before it (decision 0027). Only between two passes that both
+    /// allocated from str0m's own estimate (`own`): the relay's figure also
+    /// jumps when it stops going by the pacer's fallen estimate, by a bound
+    /// for heavy loss or by a restart's settle second, and none of those is
+    /// a probe. Nor for [`RESULT_WITHIN`] after a restart's settle second,
+    /// while the restarted estimator finds its feet (its own probes at 3×
+    /// and 6× are watched by [`Self::restarted`] where they are wanted).
+    pub fn confirmed(&mut self, now: Instant, estimate: u64, own: bool) -> bool {
+        let seen = self.last_seen.take();
+        if own {
+            self.last_seen = Some(estimate);
+        }
+        let quiet = !self.gains_pending(now) && !self.restarted_within(now, SETTLE + RESULT_WITHIN);
+        if let Some(last) = seen.filter(|&l| own && quiet && estimate as f64 > l as f64 * OWN_PROBE_JUMP) {
             self.watch_result(now, last);
         }
         let Some(before) = self.estimate_at_probe else {
@@ -142,9 +155,10 @@ impl ProbePacer {
         false
     }
 
-    /// The estimate from before the last probe, when `estimate` has fallen
-    /// well under it within [`RESULT_WITHIN`] of the probe: once per probe,
-    /// for the caller to restart str0m's estimator from it.
+    /// The figure to restart str0m's estimator from when `estimate` has
+    /// fallen well under it within [`RESULT_WITHIN`] of the last probe:
+    /// the estimate from before the probe, or the highest the probe's
+    /// results reached (see below). Once per probe.
     ///
     /// A probe is a burst of padding above the estimate: it can show that a
     /// link carries more, never that it carries less (the media's own
@@ -165,7 +179,21 @@ impl ProbePacer {
     /// and the figure to restart from is the highest it reached, up to
     /// what the link carried in the last second (`carried_bps`), and never
     /// under the figure before the probe (decision 0027).
+    ///
+    /// Not within [`SETTLE`] and [`RESULT_WITHIN`] of the last undo
+    /// ([`Self::undone`]): a second undo 0.6-0.8 s after the first, on a
+    /// probe of the relay's that went out meanwhile, was followed in three
+    /// runs of five by str0m's estimate falling to 0.14-0.16 Mbit/s and
+    /// the patient's video pausing for 3-5 s (satellite; after a single
+    /// undo, in none of eight once the settle second was in; decision
+    /// 0027).
     pub fn undercut(&mut self, now: Instant, estimate: u64, carried_bps: u64) -> Option<u64> {
+        if self
+            .undone_at
+            .is_some_and(|t| now.saturating_duration_since(t) < SETTLE + RESULT_WITHIN)
+        {
+            return None;
+        }
         let at = self.probed_at?;
         if now.saturating_duration_since(at) > RESULT_WITHIN && !self.gains_pending(now) {
             self.probed_at = None;
@@ -194,13 +222,25 @@ impl ProbePacer {
     /// --profile satellite`).
     pub fn restarted(&mut self, now: Instant, estimate: u64) {
         self.watch_result(now, estimate);
-        self.undone(now, estimate);
+        self.settle_from(now, estimate);
     }
 
-    /// str0m's estimator was just restarted from `estimate`, the cut
-    /// [`Self::undercut`] found being disproved by the link.
-    pub fn undone(&mut self, now: Instant, estimate: u64) {
+    /// str0m's estimator was just restarted from `estimate` (or by
+    /// [`Self::restarted`]): see [`Self::settling`].
+    pub fn settle_from(&mut self, now: Instant, estimate: u64) {
         self.settle = Some((now + SETTLE, estimate));
+    }
+
+    /// str0m's estimator was just restarted from `estimate` after a cut
+    /// [`Self::undercut`] found, which the link disproved.
+    pub fn undone(&mut self, now: Instant, estimate: u64) {
+        self.undone_at = Some(now);
+        self.settle_from(now, estimate);
+    }
+
+    /// Whether str0m's estimator was restarted less than `within` ago.
+    fn restarted_within(&self, now: Instant, within: Duration) -> bool {
+        self.settle.is_some_and(|(until, _)| now + SETTLE < until + within)
     }
 
     /// The figure str0m's estimator was restarted from, within [`SETTLE`]
@@ -212,7 +252,7 @@ impl ProbePacer {
     /// A probe (or what acts as one) went out at `now` from `estimate`:
     /// its result is watched from here.
     fn watch_result(&mut self, now: Instant, estimate: u64) {
-        self.probe_from = Some(estimate);
+        self.waits_on_result = true;
         self.estimate_at_probe = Some(estimate);
         self.reported = None;
         self.probed_at = Some(now);
@@ -230,15 +270,15 @@ impl ProbePacer {
     /// subscriber would take a layer the estimate does not allow yet.
     pub fn desired(&mut self, now: Instant, desired: u64, estimate: u64, wants_more: bool) -> u64 {
         if !wants_more {
-            // Probing starts over, at once and with the short wait, when
-            // more is wanted again. A result still watched is kept: str0m's
-            // own probe that let the subscriber's top layer in can cut the
-            // estimate a second later (decision 0027).
+            // Probing starts over, at once, when more is wanted again. A
+            // result still watched is kept: str0m's own probe that let the
+            // subscriber's top layer in can cut the estimate a second later
+            // (decision 0027).
             let fresh = ProbePacer::default();
             self.next_at = fresh.next_at;
             self.wait = fresh.wait;
             self.lowered = fresh.lowered;
-            self.probe_from = fresh.probe_from;
+            self.waits_on_result = fresh.waits_on_result;
             return desired;
         }
         if self.lowered {
@@ -249,7 +289,7 @@ impl ProbePacer {
         if self.next_at.is_some_and(|t| now < t) {
             return desired;
         }
-        if let Some(before) = self.probe_from {
+        if let Some(before) = self.estimate_at_probe.filter(|_| self.waits_on_result) {
             self.wait = if estimate as f64 > before as f64 * GAIN {
                 AFTER_GAIN_WAIT
             } else {
@@ -352,7 +392,7 @@ mod tests {
         );
         let mut p = ProbePacer::default();
         p.restarted(t0, 460_000);
-        assert!(p.confirmed(t0 + PASS, 997_000));
+        assert!(p.confirmed(t0 + PASS, 997_000, true));
     }
 
     #[test]
@@ -360,31 +400,75 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut p = ProbePacer::default();
-        assert!(!p.confirmed(at(0), 300_000));
-        assert!(!p.confirmed(at(200), 420_000), "a rise str0m's own growth could make");
+        assert!(!p.confirmed(at(0), 300_000, true));
+        assert!(
+            !p.confirmed(at(200), 420_000, true),
+            "a rise str0m's own growth could make"
+        );
         assert_eq!(p.undercut(at(400), 100_000, 400_000), None, "no probe's result");
-        assert!(p.confirmed(at(600), 1_136_000), "str0m's probe lifted it");
-        assert!(p.confirmed(at(1_000), 1_300_000), "and a further probe of str0m's");
+        assert!(p.confirmed(at(600), 1_136_000, true), "str0m's probe lifted it");
+        assert!(
+            p.confirmed(at(1_000), 1_300_000, true),
+            "and a further probe of str0m's"
+        );
         // 2.2 s from the jump, 1.8 s from its last clear gain: the relay
         // padded up to it, and the link carried 1.03 Mbit/s.
         assert_eq!(p.undercut(at(2_800), 251_000, 1_030_000), Some(1_030_000));
         assert_eq!(p.undercut(at(2_900), 251_000, 1_030_000), None, "once");
         // Never under the figure before the jump.
         let mut p = ProbePacer::default();
-        p.confirmed(at(0), 300_000);
-        p.confirmed(at(200), 1_136_000);
+        p.confirmed(at(0), 300_000, true);
+        p.confirmed(at(200), 1_136_000, true);
         assert_eq!(p.undercut(at(400), 100_000, 200_000), Some(300_000));
         // Nor forgotten when the gain let the top layer in.
         let mut p = ProbePacer::default();
-        p.confirmed(at(0), 300_000);
-        p.confirmed(at(200), 1_136_000);
+        p.confirmed(at(0), 300_000, true);
+        p.confirmed(at(200), 1_136_000, true);
         p.desired(at(200), 1_136_000, 1_136_000, false);
         assert_eq!(p.undercut(at(1_200), 237_000, 1_070_000), Some(1_070_000));
         // Nor after the window of its last clear gain.
         let mut p = ProbePacer::default();
-        p.confirmed(at(0), 300_000);
-        p.confirmed(at(200), 1_136_000);
+        p.confirmed(at(0), 300_000, true);
+        p.confirmed(at(200), 1_136_000, true);
         assert_eq!(p.undercut(at(2_400), 251_000, 1_030_000), None);
+    }
+
+    #[test]
+    fn a_jump_is_a_probe_only_between_two_of_str0m_s_own_figures_and_not_soon_after_a_restart() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // The relay's figure was the pacer's fallen one, or bounded for
+        // loss, on the pass before (or on this one).
+        let mut p = ProbePacer::default();
+        p.confirmed(at(0), 300_000, false);
+        assert!(!p.confirmed(at(200), 1_000_000, true));
+        assert!(!p.confirmed(at(400), 3_000_000, false));
+        assert!(!p.confirmed(at(600), 3_000_000, true));
+        // A restart's settle second and the 2 s after it.
+        let mut p = ProbePacer::default();
+        p.settle_from(at(0), 1_000_000);
+        p.confirmed(at(2_800), 250_000, true);
+        assert!(!p.confirmed(at(2_999), 700_000, true));
+        assert!(p.confirmed(at(3_200), 1_100_000, true));
+    }
+
+    #[test]
+    fn no_second_undo_while_the_first_restart_settles() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = probed_at_200_ms(t0, 1_000_000);
+        assert_eq!(p.undercut(at(600), 400_000, CARRIED), Some(1_000_000));
+        p.undone(at(600), 1_000_000);
+        // The relay's next probe, and a cut after it 2.2 s after the undo.
+        p.desired(at(1_000), 2_000_000, 1_000_000, true);
+        p.desired(at(1_200), 2_000_000, 1_000_000, true);
+        p.desired(at(2_200), 2_000_000, 1_000_000, true);
+        p.desired(at(2_400), 2_000_000, 1_000_000, true);
+        assert_eq!(p.undercut(at(2_800), 400_000, CARRIED), None);
+        // 3 s after the undo, a probe's cut is undone again.
+        let mut p = probed_at_200_ms(at(3_600), 1_000_000);
+        p.undone(at(600), 1_000_000);
+        assert_eq!(p.undercut(at(4_000), 400_000, CARRIED), Some(1_000_000));
     }
 
     #[test]
@@ -392,7 +476,7 @@ mod tests {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
         assert_eq!(p.settling(t0), None);
-        p.undone(t0, 1_045_000);
+        p.settle_from(t0, 1_045_000);
         assert_eq!(p.settling(t0 + Duration::from_millis(600)), Some(1_045_000));
         p.desired(t0 + Duration::from_millis(800), 1_000_000, 1_045_000, false);
         assert_eq!(
@@ -417,18 +501,22 @@ mod tests {
     fn a_clear_gain_after_a_probe_is_confirmed_once_and_each_further_rise_soon_after() {
         let t0 = Instant::now();
         let mut p = ProbePacer::default();
-        assert!(!p.confirmed(t0, 300_000), "no probe yet");
+        assert!(!p.confirmed(t0, 300_000, true), "no probe yet");
         p.desired(t0, 1_000_000, 300_000, true);
         p.desired(t0 + PASS, 1_000_000, 300_000, true); // the probe
         let soon = t0 + PASS * 2;
-        assert!(!p.confirmed(soon, 310_000), "within noise");
-        assert!(p.confirmed(soon, 600_000));
-        assert!(!p.confirmed(soon, 600_000), "reported once per rise");
-        assert!(p.confirmed(soon, 630_000), "a further rise, however small");
-        assert!(!p.confirmed(soon + PASS, 620_000), "a fall is no rise");
-        assert!(p.confirmed(soon + PASS, 660_000), "a further rise");
+        assert!(!p.confirmed(soon, 310_000, true), "within noise");
+        assert!(p.confirmed(soon, 600_000, true));
+        assert!(!p.confirmed(soon, 600_000, true), "reported once per rise");
+        assert!(p.confirmed(soon, 630_000, true), "a further rise, however small");
+        assert!(!p.confirmed(soon + PASS, 620_000, true), "a fall is no rise");
+        assert!(p.confirmed(soon + PASS, 660_000, true), "a further rise");
         let late = soon + RESULT_WITHIN + PASS;
-        assert!(!p.confirmed(late, 900_000), "not long after the probe");
+        assert!(!p.confirmed(late, 900_000, true), "not long after the probe");
+        assert!(
+            p.confirmed(late + PASS, 2_000_000, true),
+            "but a jump is a probe of str0m's"
+        );
     }
 
     #[test]
@@ -437,10 +525,10 @@ mod tests {
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         // The estimator's own growth passing a tenth 3 s on.
         let mut p = probed_at_200_ms(t0, 300_000);
-        assert!(!p.confirmed(at(3_200), 340_000));
+        assert!(!p.confirmed(at(3_200), 340_000, true));
         let mut p = probed_at_200_ms(t0, 300_000);
         assert_eq!(p.undercut(at(600), 200_000, CARRIED), Some(300_000));
-        assert!(!p.confirmed(at(800), 400_000), "the probe's result was the cut");
+        assert!(!p.confirmed(at(800), 400_000, true), "the probe's result was the cut");
     }
 
     #[test]
@@ -448,12 +536,18 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut p = probed_at_200_ms(t0, 260_000);
-        assert!(p.confirmed(at(2_000), 410_000));
-        assert!(p.confirmed(at(2_200), 830_000), "a clear gain, 2 s after the probe");
-        assert!(p.confirmed(at(3_400), 1_250_000), "2 s after the probe and more");
-        assert!(p.confirmed(at(5_400), 1_300_000), "within 2 s of the last clear gain");
+        assert!(p.confirmed(at(2_000), 410_000, true));
         assert!(
-            !p.confirmed(at(5_600), 1_400_000),
+            p.confirmed(at(2_200), 830_000, true),
+            "a clear gain, 2 s after the probe"
+        );
+        assert!(p.confirmed(at(3_400), 1_250_000, true), "2 s after the probe and more");
+        assert!(
+            p.confirmed(at(5_400), 1_300_000, true),
+            "within 2 s of the last clear gain"
+        );
+        assert!(
+            !p.confirmed(at(5_600), 1_400_000, true),
             "a small rise kept the window where it was"
         );
     }

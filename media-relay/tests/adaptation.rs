@@ -210,19 +210,23 @@ async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() 
         .iter()
         .position(|f| f.counter >= sent_at_pause)
         .expect("frames sent after the pause arrived");
-    // The relay stops queueing video that cannot leave (`send_queue.rs`):
-    // without that, frames sent before the pause came out of str0m's queue
-    // 2.4 s later, after the link had recovered.
     assert!(
         first_new >= frames_before,
-        "video from before the pause was still arriving after the resume: {:?}",
-        &frames[frames_before..]
+        "video sent while paused arrived before the resume: {:?}",
+        &frames[first_new..frames_before]
     );
     assert!(
         frames[first_new].keyframe,
         "resumed on a non-keyframe: {:?}",
         &frames[first_new.saturating_sub(3)..]
     );
+    // The relay stops queueing video that cannot leave (`send_queue.rs`):
+    // without that, frames sent before the pause came out of str0m's queue
+    // 2.4 s later, after the link had recovered. Checked here: none comes
+    // after the first new frame. One frame from before the pause can still
+    // come out after the resume, just ahead of its keyframe, most likely
+    // kept in str0m's queue through the pause (a stricter check failed 7
+    // of 42 runs so, 2.6 ms ahead of the keyframe; 2026-12-06).
     assert!(
         frames[first_new..].iter().all(|f| f.counter >= sent_at_pause),
         "a frame from before the pause came after the resume: {:?}",
