@@ -79,9 +79,9 @@ pub struct ProbePacer {
     gains_until: Option<Instant>,
     /// The estimate [`Self::confirmed`] saw on the pass before.
     last_seen: Option<u64>,
-    /// Until when, and from what figure, str0m's estimator settles after
-    /// a restart ([`Self::settling`]).
-    settle: Option<(Instant, u64)>,
+    /// When, and from what figure, the relay last restarted str0m's
+    /// estimator ([`Self::settling`]).
+    restart: Option<(Instant, u64)>,
     /// When [`Self::undercut`]'s last cut was undone ([`Self::undone`]).
     undone_at: Option<Instant>,
 }
@@ -98,7 +98,7 @@ impl Default for ProbePacer {
             probed_at: None,
             gains_until: None,
             last_seen: None,
-            settle: None,
+            restart: None,
             undone_at: None,
         }
     }
@@ -184,9 +184,7 @@ impl ProbePacer {
     /// ([`Self::undone`]): a second undo 0.6-0.8 s after the first, on a
     /// probe of the relay's that went out meanwhile, was followed in three
     /// runs of five by str0m's estimate falling to 0.14-0.16 Mbit/s and
-    /// the patient's video pausing for 3-5 s (satellite; after a single
-    /// undo, in none of eight once the settle second was in; decision
-    /// 0027).
+    /// the patient's video pausing for 3-5 s (satellite, decision 0027).
     pub fn undercut(&mut self, now: Instant, estimate: u64, carried_bps: u64) -> Option<u64> {
         if self
             .undone_at
@@ -225,10 +223,10 @@ impl ProbePacer {
         self.settle_from(now, estimate);
     }
 
-    /// str0m's estimator was just restarted from `estimate` (or by
-    /// [`Self::restarted`]): see [`Self::settling`].
-    pub fn settle_from(&mut self, now: Instant, estimate: u64) {
-        self.settle = Some((now + SETTLE, estimate));
+    /// str0m's estimator was just restarted from `estimate`: see
+    /// [`Self::settling`].
+    fn settle_from(&mut self, now: Instant, estimate: u64) {
+        self.restart = Some((now, estimate));
     }
 
     /// str0m's estimator was just restarted from `estimate` after a cut
@@ -240,13 +238,16 @@ impl ProbePacer {
 
     /// Whether str0m's estimator was restarted less than `within` ago.
     fn restarted_within(&self, now: Instant, within: Duration) -> bool {
-        self.settle.is_some_and(|(until, _)| now + SETTLE < until + within)
+        self.restart
+            .is_some_and(|(at, _)| now.saturating_duration_since(at) < within)
     }
 
     /// The figure str0m's estimator was restarted from, within [`SETTLE`]
     /// of the restart: the estimate to allocate from is not under it.
     pub fn settling(&self, now: Instant) -> Option<u64> {
-        self.settle.filter(|&(until, _)| now < until).map(|(_, from)| from)
+        self.restart
+            .filter(|_| self.restarted_within(now, SETTLE))
+            .map(|(_, from)| from)
     }
 
     /// A probe (or what acts as one) went out at `now` from `estimate`:
