@@ -183,7 +183,7 @@ impl ProbePacer {
     /// Not within [`SETTLE`] and [`RESULT_WITHIN`] of the last undo
     /// ([`Self::undone`]): a second undo 0.6-0.8 s after the first, on a
     /// probe of the relay's that went out meanwhile, was followed in three
-    /// runs of five by str0m's estimate falling to 0.14-0.16 Mbit/s and
+    /// runs of five by str0m's estimate falling to 0.11-0.16 Mbit/s and
     /// the patient's video pausing for 3-5 s (satellite, decision 0027).
     pub fn undercut(&mut self, now: Instant, estimate: u64, carried_bps: u64) -> Option<u64> {
         if self
