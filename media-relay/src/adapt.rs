@@ -557,9 +557,8 @@ fn estimate_for(now: Instant, s: &mut Participant) -> (u64, bool) {
 /// reports heavy loss: then the link is congested whatever the restart
 /// said, and the floor would lift the estimate over what str0m measured.
 fn settled(estimate: u64, settling_from: Option<u64>, loss: Option<f32>) -> u64 {
-    let heavy_loss = loss.is_some_and(|l| l >= crate::stats::HEAVY_LOSS);
     match settling_from {
-        Some(from) if !heavy_loss => estimate.max(from),
+        Some(from) if !crate::stats::is_heavy(loss) => estimate.max(from),
         _ => estimate,
     }
 }

@@ -26,6 +26,11 @@ pub const AVERAGE_OVER: Duration = Duration::from_secs(1);
 /// [`StatsCollector::heavy_loss_in_at`] remember when it was last seen.
 pub const HEAVY_LOSS: f32 = 0.1;
 
+/// Whether a reported loss fraction is [`HEAVY_LOSS`] or more.
+pub fn is_heavy(loss: Option<f32>) -> bool {
+    loss.is_some_and(|l| l >= HEAVY_LOSS)
+}
+
 /// Loss toward the relay, in each of two reports in a row, from which the
 /// participant's uplink has collapsed under what it sends: its higher
 /// simulcast layers are then offered to nobody (`publish.rs`). On
@@ -127,7 +132,7 @@ impl StatsCollector {
                     }
                 }
                 self.peer_counters.push_back((at, rx, tx));
-                if s.ingress_loss_fraction.is_some_and(|l| l >= HEAVY_LOSS) {
+                if is_heavy(s.ingress_loss_fraction) {
                     self.heavy_loss_in_at = Some(at);
                 }
                 // Every report counts, one without a figure (nothing came
@@ -155,7 +160,7 @@ impl StatsCollector {
                     self.loss_in = Some(sum / self.loss_in_reports.len() as f32);
                 }
                 self.loss_out = s.egress_loss_fraction.or(self.loss_out);
-                if s.egress_loss_fraction.is_some_and(|l| l >= HEAVY_LOSS) {
+                if is_heavy(s.egress_loss_fraction) {
                     self.heavy_loss_out_at = Some(at);
                 }
                 self.rtt = s.rtt.or(self.rtt);
