@@ -32,7 +32,7 @@ use crate::adapt::{self, ADAPT_EVERY, INITIAL_ESTIMATE_BPS};
 use crate::allocator::{Allocator, AllocatorConfig, PauseReason};
 use crate::codecs;
 use crate::error::RelayError;
-use crate::layer::Layer;
+use crate::layer::{Layer, LayerSet};
 use crate::participant::{OutState, Participant, Propagate, TrackOut};
 use crate::stats::{ParticipantStats, StatsCollector, VideoLayerStat, STATS_INTERVAL};
 use crate::stun;
@@ -586,10 +586,16 @@ impl Relay {
                 data,
             } => {
                 let mut keyframe_for = None;
+                // Read at the relay's clock as the frame is handed on: a
+                // keyframe's first packet can come well before its last.
+                let behind = match self.participants.get_mut(&origin) {
+                    Some(p) if data.is_keyframe() => p.behind_layers(data.mid, self.now),
+                    _ => LayerSet::EMPTY,
+                };
                 let publisher_rtt = self.participants.get(&origin).and_then(|p| p.stats.rtt);
                 for other in self.room_peers(&origin) {
                     if let Some(p) = self.participants.get_mut(&other) {
-                        if let Some(wanted) = p.forward(&origin, layer, proven, &data, publisher_rtt) {
+                        if let Some(wanted) = p.forward(&origin, layer, proven, behind, &data, publisher_rtt) {
                             keyframe_for = Some(wanted);
                         }
                         self.dirty.insert(other);

@@ -335,6 +335,27 @@ impl Participant {
         }
     }
 
+    /// The layers of this participant's video on `mid` whose frames str0m
+    /// holds back at `now` for a retransmission
+    /// (`PublishedVideo::behind_layers`), from the newest media str0m has
+    /// on each layer's stream.
+    pub fn behind_layers(&mut self, mid: Mid, now: Instant) -> LayerSet {
+        let Some(video) = self
+            .tracks_in
+            .iter()
+            .find(|t| t.mid == mid)
+            .and_then(|t| t.video.as_ref())
+        else {
+            return LayerSet::EMPTY;
+        };
+        let mut api = self.rtc.direct_api();
+        video.behind_layers(now, |layer| {
+            api.stream_rx_by_mid(mid, video.rid_of(layer))
+                .and_then(|s| s.last_time())
+                .map(|t| t.numer())
+        })
+    }
+
     /// Applies the NACK rule that follows the participant's uplink
     /// (congested or not: `nack_pause.rs`) to str0m, where it changed. Run
     /// on each stats report (every 250 ms), which is what sets and ends a
@@ -436,7 +457,7 @@ impl Participant {
                     Some(video) => {
                         // A RID the offer did not announce is not ours to forward.
                         let Some(layer) = video.layer_of(data.rid) else { return };
-                        video.record(data.network_time, layer, data.data.len());
+                        video.record_frame(data.network_time, layer, data.data.len(), data.time.numer());
                         proven = video.proven();
                         if data.is_keyframe() {
                             tracing::debug!(participant = %self.id, layer = layer.index(), bytes = data.data.len(), "keyframe received");
@@ -480,12 +501,14 @@ impl Participant {
     /// `proven`: the layers a subscriber on another layer may be switched
     /// to on their keyframe (`publish.rs`, `FIRST_PROOF`), and whose
     /// keyframe is worth asking for; a subscriber with no picture yet takes
-    /// any.
+    /// any. `behind`: the layers str0m holds back for a retransmission;
+    /// a subscriber on one is not switched up meanwhile.
     pub fn forward(
         &mut self,
         origin: &str,
         layer: Option<Layer>,
         proven: LayerSet,
+        behind: LayerSet,
         data: &MediaData,
         publisher_rtt: Option<Duration>,
     ) -> Option<Layer> {
@@ -551,10 +574,15 @@ impl Participant {
                     video.rewriter.drop_current();
                 }
                 let incoming = data.time.rebase(Frequency::NINETY_KHZ);
-                // A keyframe of a higher layer not yet proven is no switch
-                // point for a subscriber that has a picture: it stays where
-                // it is until the layer has shown it keeps coming.
-                let switch_point = may_switch_to(video, proven, layer);
+                let current = video.rewriter.current();
+                let switch_point = is_switch_point(current, proven, behind, layer);
+                if data.is_keyframe()
+                    && !switch_point
+                    && may_switch_to(current, proven, layer)
+                    && video.rewriter.awaiting_keyframe() == Some(layer)
+                {
+                    tracing::debug!(participant = %self.id, origin, layer = layer.index(), "keyframe passed over: the layer it leaves is held for a retransmission");
+                }
                 let packet = PacketInfo {
                     // Frames, not packets: the layer stands for the source
                     // and the frame's first sequence number for its place.
@@ -825,14 +853,35 @@ pub(crate) fn keyframe_to_ask(video: &VideoOut, proven: LayerSet) -> Option<Laye
     video
         .rewriter
         .awaiting_keyframe()
-        .filter(|&l| may_switch_to(video, proven, l))
+        .filter(|&l| may_switch_to(video.rewriter.current(), proven, l))
 }
 
 /// Whether a keyframe of `layer` may start it for this subscriber: any
 /// layer while it has no picture, a lower or the same one always, a higher
 /// one once proven (`publish.rs`, `FIRST_PROOF`).
-fn may_switch_to(video: &VideoOut, proven: LayerSet, layer: Layer) -> bool {
-    proven.contains(layer) || video.rewriter.current().is_none_or(|c| layer <= c)
+fn may_switch_to(current: Option<Layer>, proven: LayerSet, layer: Layer) -> bool {
+    proven.contains(layer) || current.is_none_or(|c| layer <= c)
+}
+
+/// Whether a keyframe of `layer` switches a subscriber now on `current`
+/// (`None`: no picture): [`may_switch_to`], unless it would switch it up
+/// over frames held for a retransmission
+/// ([`switch_up_over_held_frames`]; `behind`:
+/// `PublishedVideo::behind_layers`).
+fn is_switch_point(current: Option<Layer>, proven: LayerSet, behind: LayerSet, layer: Layer) -> bool {
+    may_switch_to(current, proven, layer) && !switch_up_over_held_frames(current, layer, behind)
+}
+
+/// Whether a keyframe of `layer` would switch the subscriber up from a
+/// layer whose frames str0m is holding back for a retransmission. The held
+/// frames would never be shown, and the picture would jump over the time
+/// they cover: a freeze of up to the publisher's round trip (a satellite
+/// patient's 240p held 0.65 s as the relay switched the specialist to the
+/// 480p, frozen 0.30 s: `bench/bench rural --profile satellite`). The
+/// keyframe is passed over and another asked for at once; it comes a round
+/// trip later, when such a hold is most likely over (decision 0028).
+fn switch_up_over_held_frames(current: Option<Layer>, layer: Layer, behind: LayerSet) -> bool {
+    current.is_some_and(|c| layer > c && behind.contains(c))
 }
 
 /// The estimate to allocate and pace video by, from str0m's reported one
@@ -991,6 +1040,75 @@ mod tests {
         assert_eq!(lower_of(Some(1_000_000), Some(1_400_000)), Some(1_000_000));
         assert_eq!(lower_of(None, Some(300_000)), Some(300_000));
         assert_eq!(lower_of(Some(300_000), None), Some(300_000));
+    }
+
+    #[test]
+    fn a_subscriber_is_not_switched_up_over_frames_held_for_a_retransmission() {
+        let (low, mid) = (Layer::LOW, Layer::MID);
+        let held_low: LayerSet = [low].into_iter().collect();
+        let none = LayerSet::EMPTY;
+        let all = LayerSet::ALL;
+        assert!(!is_switch_point(Some(low), all, held_low, mid), "up over a hold");
+        assert!(is_switch_point(Some(low), all, none, mid));
+        assert!(
+            is_switch_point(Some(mid), all, all, low),
+            "down: the held layer may be what no longer fits"
+        );
+        assert!(
+            is_switch_point(None, all, held_low, mid),
+            "no picture: any keyframe starts it"
+        );
+        let held_mid: LayerSet = [mid].into_iter().collect();
+        assert!(
+            is_switch_point(Some(low), all, held_mid, mid),
+            "only the layer it leaves counts"
+        );
+        assert!(
+            !is_switch_point(Some(low), held_low, none, mid),
+            "not proven, as before"
+        );
+
+        // On the rewriter: the 240p flows, the 480p is the target; its
+        // keyframe during a hold of the 240p is dropped and still awaited,
+        // the next one switches.
+        let mut rewriter = VideoRewriter::new(RewriterConfig {
+            ssrc: 1,
+            clock_rate: 90_000,
+            first_seq: 0,
+            first_timestamp: 0,
+            first_picture_id: 0,
+            first_tl0picidx: 0,
+        });
+        let t0 = Instant::now();
+        let frame = |layer: Layer, seq: u16, keyframe_start: bool| PacketInfo {
+            ssrc: layer.index() as u32,
+            seq,
+            timestamp: 3000 * u32::from(seq),
+            keyframe_start,
+            picture_id: None,
+            tl0picidx: None,
+        };
+        rewriter.set_target(Some(low));
+        assert!(matches!(
+            rewriter.rewrite(t0, low, &frame(low, 1, true)),
+            Decision::Forward(_)
+        ));
+        rewriter.set_target(Some(mid));
+        let key = is_switch_point(rewriter.current(), all, held_low, mid);
+        assert!(matches!(
+            rewriter.rewrite(t0, mid, &frame(mid, 2, key)),
+            Decision::Drop(_)
+        ));
+        assert_eq!(
+            (rewriter.current(), rewriter.awaiting_keyframe()),
+            (Some(low), Some(mid))
+        );
+        let key = is_switch_point(rewriter.current(), all, none, mid);
+        assert!(matches!(
+            rewriter.rewrite(t0, mid, &frame(mid, 3, key)),
+            Decision::Forward(_)
+        ));
+        assert_eq!(rewriter.current(), Some(mid));
     }
 
     #[test]

@@ -169,6 +169,19 @@ const UPLINK_COLLAPSE_REMEMBERED: Duration = Duration::from_secs(1);
 /// outage, handled by [`ABSENT_AFTER`] and `outage.rs`).
 const LOWER_STILL_ARRIVING: Duration = Duration::from_millis(250);
 
+/// A layer's frames are taken to be held back for a retransmission once
+/// the last one handed on came (its first packet) this long ago, or
+/// [`BEHIND_INTERVALS`] of its recent frame intervals if that is longer (a
+/// 5 fps layer is not held between two frames), while str0m has newer
+/// media of it.
+const BEHIND_AFTER: Duration = Duration::from_millis(150);
+const BEHIND_INTERVALS: u32 = 3;
+/// Past this the layer is no longer taken to be behind: its held frames
+/// are older than a picture worth waiting for (a satellite hold for one
+/// retransmission is 0.57-0.83 s), and a switch away from it is better
+/// than a frozen picture.
+const BEHIND_AT_MOST: Duration = Duration::from_secs(1);
+
 /// A layer nobody takes any more is kept on at the publisher this long after
 /// it was last taken. Stopping it at once made the patient's top layer flap
 /// on a 4G uplink (`bench/bench rural --profile rural-4g`: on 29 % of the
@@ -207,6 +220,9 @@ pub struct PublishedVideo {
     /// since when each layer has been arriving.
     frames: [std::collections::VecDeque<Instant>; MAX_LAYERS],
     arriving_since: [Option<Instant>; MAX_LAYERS],
+    /// The RTP time (extended, as str0m gives it) of the last frame str0m
+    /// handed on, per layer.
+    last_frame_rtp: [Option<u64>; MAX_LAYERS],
     pub keyframes: KeyframeRequests,
     /// The layers the publisher was last asked to send (all, at first).
     told_active: LayerSet,
@@ -240,6 +256,7 @@ impl PublishedVideo {
             presence: Default::default(),
             frames: Default::default(),
             arriving_since: [None; MAX_LAYERS],
+            last_frame_rtp: [None; MAX_LAYERS],
             low_cap: None,
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
@@ -276,6 +293,13 @@ impl PublishedVideo {
     }
 
     /// One frame of `layer` arrived.
+    /// [`PublishedVideo::record`] for a frame str0m handed on, with its
+    /// RTP time (for [`PublishedVideo::behind_layers`]).
+    pub fn record_frame(&mut self, now: Instant, layer: Layer, bytes: usize, rtp_time: u64) {
+        self.record(now, layer, bytes);
+        self.last_frame_rtp[layer.index()] = Some(rtp_time);
+    }
+
     pub fn record(&mut self, now: Instant, layer: Layer, bytes: usize) {
         let i = layer.index();
         let last_frame = self.meters[i].last_seen();
@@ -429,6 +453,38 @@ impl PublishedVideo {
             .filter(|&i| self.stalled(now, i) && self.packets.arriving(Layer::ALL[i], now, PACKETS_SILENT))
             .map(|i| Layer::ALL[i])
             .collect()
+    }
+
+    /// The layers whose frames str0m is holding back at `now` for a
+    /// retransmission, long before such a hold counts as a stall: str0m has
+    /// newer media of the layer than the last frame it handed on
+    /// (`newest`: the RTP time of the newest packet str0m took as media on
+    /// the layer's stream), and that frame came more than [`BEHIND_AFTER`]
+    /// ago. A subscriber on one is not switched up meanwhile
+    /// (`participant.rs`, decision 0028).
+    pub fn behind_layers(&self, now: Instant, mut newest: impl FnMut(Layer) -> Option<u64>) -> LayerSet {
+        (0..self.layer_count().min(MAX_LAYERS))
+            .map(|i| Layer::ALL[i])
+            .filter(|&layer| {
+                let i = layer.index();
+                self.frame_overdue(now, i)
+                    && matches!((newest(layer), self.last_frame_rtp[i]), (Some(n), Some(f)) if n > f)
+            })
+            .collect()
+    }
+
+    /// Whether the layer's last frame came more than [`BEHIND_AFTER`], or
+    /// [`BEHIND_INTERVALS`] of its recent frame intervals, before `now`,
+    /// and not more than [`BEHIND_AT_MOST`].
+    fn frame_overdue(&self, now: Instant, i: usize) -> bool {
+        let frames = &self.frames[i];
+        let (Some(&first), Some(&last)) = (frames.front(), frames.back()) else {
+            return false;
+        };
+        let gaps = frames.len().saturating_sub(1).max(1) as u32;
+        let interval = last.saturating_duration_since(first) / gaps;
+        let overdue = now.saturating_duration_since(last);
+        overdue > BEHIND_AFTER.max(interval * BEHIND_INTERVALS) && overdue <= BEHIND_AT_MOST
     }
 
     /// The layers the publisher was last asked to send.
@@ -841,6 +897,52 @@ mod tests {
         }
         assert_eq!(unknown.layer_rates(at(6000))[1], None);
         assert!(unknown.held_layers(at(6000)).is_empty());
+    }
+
+    #[test]
+    fn a_layer_is_behind_once_its_frames_stop_for_a_while_and_newer_media_waits() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Both layers at 30 fps until 3993 ms, RTP time 90 ticks a ms.
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        for ms in (0..4000).step_by(33) {
+            v.record_frame(at(ms), Layer::LOW, 600, 90 * ms);
+            v.record_frame(at(ms), Layer::MID, 3000, 90 * ms);
+        }
+        let low: LayerSet = [Layer::LOW].into_iter().collect();
+        // h's later packets are in (a retransmission's hold); f has nothing
+        // newer (stopped).
+        let newest = |l: Layer| Some(if l == Layer::LOW { 90 * 4200 } else { 90 * 3993 });
+        assert!(
+            v.behind_layers(at(4100), newest).is_empty(),
+            "107 ms: a frame late, not held"
+        );
+        assert_eq!(
+            v.behind_layers(at(4200), newest),
+            low,
+            "over 150 ms, newer media waiting"
+        );
+        assert!(
+            v.behind_layers(at(5100), newest).is_empty(),
+            "over 1 s: not worth waiting for"
+        );
+        // Nothing known of the stream: not taken for a hold.
+        assert!(v.behind_layers(at(4200), |_| None).is_empty());
+        // A frame handed on ends it.
+        v.record_frame(at(4210), Layer::LOW, 600, 90 * 4027);
+        assert!(v.behind_layers(at(4300), newest).is_empty());
+
+        // A 5 fps layer is not behind between two of its frames.
+        let mut slow = PublishedVideo::new(vec!["h".into()]);
+        for ms in (0..2000).step_by(200) {
+            slow.record_frame(at(ms), Layer::LOW, 600, 90 * ms);
+        }
+        let newer = |_| Some(90 * 2100);
+        assert!(
+            slow.behind_layers(at(2300), newer).is_empty(),
+            "500 ms: under three intervals"
+        );
+        assert_eq!(slow.behind_layers(at(2450), newer), low, "650 ms: over three");
     }
 
     #[test]
