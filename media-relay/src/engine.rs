@@ -588,8 +588,10 @@ impl Relay {
                 let mut keyframe_for = None;
                 // Read at the relay's clock as the frame is handed on: a
                 // keyframe's first packet can come well before its last.
+                // Only a keyframe above the lowest layer can switch a
+                // subscriber up.
                 let behind = match self.participants.get_mut(&origin) {
-                    Some(p) if data.is_keyframe() => p.behind_layers(data.mid, self.now),
+                    Some(p) if data.is_keyframe() && layer > Some(Layer::LOW) => p.behind_layers(data.mid, self.now),
                     _ => LayerSet::EMPTY,
                 };
                 let publisher_rtt = self.participants.get(&origin).and_then(|p| p.stats.rtt);

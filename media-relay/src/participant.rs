@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
+use str0m::media::{
+    Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid,
+};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 
 use crate::allocator::{Allocator, PauseReason, TrackId};
@@ -324,12 +326,8 @@ impl Participant {
                 continue;
             };
             for layer in (0..video.layer_count()).filter_map(Layer::new) {
-                let mut api = self.rtc.direct_api();
-                let newest = api
-                    .stream_rx_by_mid(track.mid, video.rid_of(layer))
-                    .and_then(|s| Some((*s.ssrc(), s.last_time()?)));
-                if let Some((ssrc, newest)) = newest {
-                    video.note_newest_media(layer, ssrc, newest.numer(), now);
+                if let Some((ssrc, newest)) = newest_media(&mut self.rtc, track.mid, video.rid_of(layer)) {
+                    video.note_newest_media(layer, ssrc, newest, now);
                 }
             }
         }
@@ -348,11 +346,8 @@ impl Participant {
         else {
             return LayerSet::EMPTY;
         };
-        let mut api = self.rtc.direct_api();
         video.behind_layers(now, |layer| {
-            api.stream_rx_by_mid(mid, video.rid_of(layer))
-                .and_then(|s| s.last_time())
-                .map(|t| t.numer())
+            newest_media(&mut self.rtc, mid, video.rid_of(layer)).map(|(_, newest)| newest)
         })
     }
 
@@ -856,6 +851,14 @@ pub(crate) fn keyframe_to_ask(video: &VideoOut, proven: LayerSet) -> Option<Laye
         .filter(|&l| may_switch_to(video.rewriter.current(), proven, l))
 }
 
+/// The SSRC of the stream of `rid` on `mid`, and the RTP time (extended)
+/// of the last packet str0m took as media on it.
+fn newest_media(rtc: &mut Rtc, mid: Mid, rid: Option<Rid>) -> Option<(u32, u64)> {
+    let mut api = rtc.direct_api();
+    let stream = api.stream_rx_by_mid(mid, rid)?;
+    Some((*stream.ssrc(), stream.last_time()?.numer()))
+}
+
 /// Whether a keyframe of `layer` may start it for this subscriber: any
 /// layer while it has no picture, a lower or the same one always, a higher
 /// one once proven (`publish.rs`, `FIRST_PROOF`).
@@ -1063,8 +1066,9 @@ mod tests {
             is_switch_point(Some(low), all, held_mid, mid),
             "only the layer it leaves counts"
         );
+        let proven_low: LayerSet = [low].into_iter().collect();
         assert!(
-            !is_switch_point(Some(low), held_low, none, mid),
+            !is_switch_point(Some(low), proven_low, none, mid),
             "not proven, as before"
         );
 

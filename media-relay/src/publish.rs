@@ -292,7 +292,6 @@ impl PublishedVideo {
         self.rids.len().max(1)
     }
 
-    /// One frame of `layer` arrived.
     /// [`PublishedVideo::record`] for a frame str0m handed on, with its
     /// RTP time (for [`PublishedVideo::behind_layers`]).
     pub fn record_frame(&mut self, now: Instant, layer: Layer, bytes: usize, rtp_time: u64) {
@@ -300,6 +299,7 @@ impl PublishedVideo {
         self.last_frame_rtp[layer.index()] = Some(rtp_time);
     }
 
+    /// One frame of `layer` arrived.
     pub fn record(&mut self, now: Instant, layer: Layer, bytes: usize) {
         let i = layer.index();
         let last_frame = self.meters[i].last_seen();
@@ -447,7 +447,8 @@ impl PublishedVideo {
     /// packets still arrive: str0m holds their frames for a retransmission,
     /// and hands them on, in order, once it is in or given up on. A
     /// subscriber on one keeps it until then or until the lower layer's
-    /// keyframe, whichever comes first (`adapt.rs`, decision 0026).
+    /// keyframe, whichever comes first (`adapt.rs`, decision 0026). Holds
+    /// too short to be stalls: [`PublishedVideo::behind_layers`].
     pub fn held_layers(&self, now: Instant) -> LayerSet {
         (1..self.layer_count().min(MAX_LAYERS))
             .filter(|&i| self.stalled(now, i) && self.packets.arriving(Layer::ALL[i], now, PACKETS_SILENT))
@@ -455,13 +456,15 @@ impl PublishedVideo {
             .collect()
     }
 
-    /// The layers whose frames str0m is holding back at `now` for a
-    /// retransmission, long before such a hold counts as a stall: str0m has
-    /// newer media of the layer than the last frame it handed on
-    /// (`newest`: the RTP time of the newest packet str0m took as media on
-    /// the layer's stream), and that frame came more than [`BEHIND_AFTER`]
-    /// ago. A subscriber on one is not switched up meanwhile
-    /// (`participant.rs`, decision 0028).
+    /// The layers whose frames str0m is holding back at `now`, most often
+    /// for a retransmission (or a large frame still arriving), long before
+    /// such a hold counts as a stall ([`PublishedVideo::held_layers`]):
+    /// str0m has media of the layer after the last frame it handed on
+    /// (`newest`: the RTP time of the last packet str0m took as media on
+    /// the layer's stream, a retransmission included), and that frame came
+    /// more than [`BEHIND_AFTER`] ago, or [`BEHIND_INTERVALS`] of its frame
+    /// intervals, and not more than [`BEHIND_AT_MOST`]. A subscriber on one
+    /// is not switched up meanwhile (`participant.rs`, decision 0028).
     pub fn behind_layers(&self, now: Instant, mut newest: impl FnMut(Layer) -> Option<u64>) -> LayerSet {
         (0..self.layer_count().min(MAX_LAYERS))
             .map(|i| Layer::ALL[i])
@@ -928,9 +931,10 @@ mod tests {
         );
         // Nothing known of the stream: not taken for a hold.
         assert!(v.behind_layers(at(4200), |_| None).is_empty());
-        // A frame handed on ends it.
-        v.record_frame(at(4210), Layer::LOW, 600, 90 * 4027);
-        assert!(v.behind_layers(at(4300), newest).is_empty());
+        // The frames are handed on, up to the newest media: over, though
+        // the last one came 200 ms ago.
+        v.record_frame(at(4200), Layer::LOW, 600, 90 * 4200);
+        assert!(v.behind_layers(at(4400), newest).is_empty());
 
         // A 5 fps layer is not behind between two of its frames.
         let mut slow = PublishedVideo::new(vec!["h".into()]);
