@@ -590,11 +590,12 @@ impl Relay {
                 // keyframe's first packet can come well before its last.
                 // Only a keyframe above the lowest layer can switch a
                 // subscriber up.
-                let behind = match self.participants.get_mut(&origin) {
-                    Some(p) if data.is_keyframe() && layer > Some(Layer::LOW) => p.behind_layers(data.mid, self.now),
-                    _ => LayerSet::EMPTY,
+                let switch_up_possible = data.is_keyframe() && layer > Some(Layer::LOW);
+                let (behind, publisher_rtt) = match self.participants.get_mut(&origin) {
+                    Some(p) if switch_up_possible => (p.behind_layers(data.mid, self.now), p.stats.rtt),
+                    Some(p) => (LayerSet::EMPTY, p.stats.rtt),
+                    None => (LayerSet::EMPTY, None),
                 };
-                let publisher_rtt = self.participants.get(&origin).and_then(|p| p.stats.rtt);
                 for other in self.room_peers(&origin) {
                     if let Some(p) = self.participants.get_mut(&other) {
                         if let Some(wanted) = p.forward(&origin, layer, proven, behind, &data, publisher_rtt) {

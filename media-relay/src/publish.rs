@@ -300,7 +300,7 @@ impl PublishedVideo {
     }
 
     /// One frame of `layer` arrived.
-    pub fn record(&mut self, now: Instant, layer: Layer, bytes: usize) {
+    fn record(&mut self, now: Instant, layer: Layer, bytes: usize) {
         let i = layer.index();
         let last_frame = self.meters[i].last_seen();
         self.meters[i].record(now, bytes);
