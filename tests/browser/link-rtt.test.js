@@ -4,7 +4,11 @@
 // patient's video long enough for one retransmission from the very first
 // frame, before the relay has measured anything of the call
 // (web-client/js/call/playout.js). Without that, the first lost packet of
-// the patient's uplink froze the specialist's picture. The same for a clinic
+// the patient's uplink froze the specialist's picture. The patient's own
+// player does the same for its own round trip, known only once ICE connects,
+// shortly before the first frame: looked at once a second, it was often
+// seen after that frame, and the start delay came too late to spare the
+// patient's picture the first retransmission. The same for a clinic
 // kiosk on that link (a clinic on a satellite link): the kiosk runs the
 // check while it waits (web-client/js/kiosk/ready.js).
 
@@ -57,7 +61,7 @@ describe('a patient on a long round trip', () => {
     link?.stop();
   });
 
-  test("the specialist's player allows for the patient's round trip from the first frame", async () => {
+  test("both players allow for the patient's round trip from the first frame", async () => {
     const { consultId, joinUrl } = world;
     const { doc, pat } = await world.pages();
     await specialistEntersCall(doc, consultId, 'Lucía Cruz Ramírez');
@@ -65,12 +69,16 @@ describe('a patient on a long round trip', () => {
     // the link is slow ("fair": a round trip over 300 ms), then enters.
     await patientWaits(pat, joinUrl, { network: 'fair' });
     const firstFrame = targetAtFirstFrame(doc);
+    const patientFirstFrame = targetAtFirstFrame(pat);
     await doc.locator('.room-patient').getByRole('button', { name: 'Admitir' }).click();
     const { target } = await firstFrame;
     await shot(doc, 'link-rtt-01-specialist-first-frame');
     // The round trip is about 2 × 250 ms; a retransmission needs that much.
     assert.ok(typeof target === 'number' && target >= 2 * ONE_WAY_MS,
-      `the playout target at the first frame was ${target}, not at least ${2 * ONE_WAY_MS} ms`);
+      `the specialist's playout target at the first frame was ${target}, not at least ${2 * ONE_WAY_MS} ms`);
+    const { target: patientTarget } = await patientFirstFrame;
+    assert.ok(typeof patientTarget === 'number' && patientTarget >= 2 * ONE_WAY_MS,
+      `the patient's playout target at the first frame was ${patientTarget}, not at least ${2 * ONE_WAY_MS} ms`);
   });
 
   test('the same for a clinic kiosk on that link', async () => {

@@ -28,6 +28,15 @@
 // START_WINDOW_MS after the first frame) still raises the aim, reached by
 // gliding once frames show.
 //
+// Our own round trip is known from when ICE connects (the candidate pair's
+// figure), often less than a second before the first frame shows
+// (`--profile satellite`, the patient's view: 0.6-0.8 s). Looked at once a
+// second, a receiver was first seen with that figure after its first frame
+// in 3 of 10 runs, so the start delay was glided to instead of set, and the
+// first lost packet froze the patient's picture for 0.65-0.7 s, more than
+// half of the call's allowance. So a receiver is looked at when the
+// connection comes up and every FIRST_FRAME_LOOK_MS until its first frame.
+//
 // The round trip that counts is the longest a retransmission can take: our
 // own leg to the relay, or the publisher's (the relay forwards whole frames
 // in order, so a packet lost on a satellite patient's uplink holds the
@@ -52,6 +61,11 @@ export const GLIDE_EVERY_MS = 250;
 
 /** How long after its first frame a receiver's start may still rise. */
 export const START_WINDOW_MS = 10000;
+/**
+ * How often a receiver is looked at until its first frame (for at most
+ * START_WINDOW_MS: a participant without video may never send one).
+ */
+export const FIRST_FRAME_LOOK_MS = 100;
 /** From this round trip on, a call starts with a delay... */
 export const START_RTT_MS = 100;
 /** ...of the round trip and this, within maxFor(). */
@@ -127,9 +141,28 @@ export function retransmitRttMs(ownMs, senderMs) {
 }
 
 /**
- * Watches `pc`'s video receivers every `everyMs`, and each new one as its
- * track arrives; returns a stop function. `senderRttMs()`: the longest
- * publisher round trip known (publisherRttMs()).
+ * Our round trip to the relay (ms), or null before ICE has measured one.
+ * Read from the whole connection: a receiver's own stats list the candidate
+ * pair only once they list its inbound stream, which Chrome did not yet do
+ * at the first frame shown.
+ */
+async function ownRttMs(pc) {
+  let rttMs = null;
+  try {
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
+    });
+  } catch {
+    // Closed meanwhile: no figure.
+  }
+  return rttMs;
+}
+
+/**
+ * Watches `pc`'s video receivers every `everyMs` (every FIRST_FRAME_LOOK_MS
+ * while one waits for its first frame), when the connection comes up, and
+ * each new one as its track arrives; returns a stop function.
+ * `senderRttMs()`: the longest publisher round trip known (publisherRttMs()).
  */
 export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = {}) {
   const states = new Map(); // receiver → { goal, calmSince, freezes, target, shownAt, settled }
@@ -146,17 +179,17 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
   const look = () => (looks = looks.then(lookAtEach).catch(() => {}));
   const lookAtEach = async () => {
     if (pc.connectionState === 'closed') return;
+    const rttMs = await ownRttMs(pc);
     for (const receiver of pc.getReceivers()) {
       if (receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
       let freezes = null;
       let decoded = 0;
-      let rttMs = null;
       try {
         (await receiver.getStats()).forEach((s) => {
           if (s.type === 'inbound-rtp') {
             freezes = s.freezeCount ?? null;
             decoded = s.framesDecoded ?? 0;
-          } else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
+          }
         });
       } catch {
         continue;
@@ -166,15 +199,29 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
       const now = Date.now();
       const publisherMs = senderRttMs();
       const rtt = retransmitRttMs(rttMs, publisherMs);
-      const seen = states.get(receiver) ?? { goal: 0, calmSince: now, freezes, target: 0, shownAt: null, settled: false };
+      const seen = states.get(receiver) ?? { goal: 0, calmSince: now, freezes, target: 0, shownAt: null, settled: false, seenAt: now };
       const prev = starting(seen, { now, rttMs: rtt, decoded, publisherKnown: publisherMs !== null });
       if (prev.target !== seen.target) setTarget(receiver, prev.target);
       const next = nextGoal(prev, { now, froze: freezes > prev.freezes, rttMs: rtt });
       states.set(receiver, { ...prev, ...next, freezes });
     }
   };
-  const onTrack = (e) => { if (e.track.kind === 'video') look(); };
+  // The next look comes sooner while a receiver waits for its first frame.
+  let lookTimer = null;
+  let stopped = false;
+  const waitingForFirstFrame = () => {
+    const now = Date.now();
+    return [...states.values()].some((s) => s.shownAt === null && now - s.seenAt < START_WINDOW_MS);
+  };
+  const lookNow = () => look().then(() => {
+    if (stopped) return;
+    clearTimeout(lookTimer);
+    lookTimer = setTimeout(lookNow, waitingForFirstFrame() ? FIRST_FRAME_LOOK_MS : everyMs);
+  });
+  const onTrack = (e) => { if (e.track.kind === 'video') lookNow(); };
+  const onConnection = () => { if (pc.connectionState === 'connected') lookNow(); };
   pc.addEventListener('track', onTrack);
+  pc.addEventListener('connectionstatechange', onConnection);
   // Only sets a number on each receiver that is still on its way: no stats.
   const step = () => {
     for (const [receiver, s] of states) {
@@ -183,7 +230,13 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
       setTarget(receiver, s.target);
     }
   };
-  const lookTimer = setInterval(look, everyMs);
+  lookTimer = setTimeout(lookNow, everyMs);
   const glideTimer = setInterval(step, GLIDE_EVERY_MS);
-  return () => { clearInterval(lookTimer); clearInterval(glideTimer); pc.removeEventListener('track', onTrack); };
+  return () => {
+    stopped = true;
+    clearTimeout(lookTimer);
+    clearInterval(glideTimer);
+    pc.removeEventListener('track', onTrack);
+    pc.removeEventListener('connectionstatechange', onConnection);
+  };
 }
