@@ -20,11 +20,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::KeyframeRequestKind;
+use str0m::media::{KeyframeRequestKind, MediaData};
 use str0m::net::{DatagramRecv, Protocol, Receive, TcpType};
 use str0m::{Candidate, IceCreds, Rtc};
 
@@ -586,6 +586,7 @@ impl Relay {
                 data,
             } => {
                 let mut keyframe_for = None;
+                log_frame_held(&origin, layer, self.now, &data);
                 // Read at the relay's clock as the frame is handed on: a
                 // keyframe's first packet can come well before its last.
                 // Only a keyframe above the lowest layer can switch a
@@ -677,5 +678,21 @@ impl Relay {
     /// Rooms that exist (have at least one participant); for tests and metrics.
     pub fn room_count(&self) -> usize {
         self.rooms.len()
+    }
+}
+
+/// A video frame held at the relay this long was most likely waiting for a
+/// lost packet's retransmission: a frame's own packets follow its first
+/// within tens of milliseconds, unless it is a large keyframe on a slow link.
+const HELD_LOGGED_FROM: Duration = Duration::from_millis(250);
+
+/// Logs a frame str0m handed on long after its first packet came: on a
+/// satellite link these holds, of one round trip or more, are where the
+/// subscriber's frozen time comes from (decision 0028), so a run's log must
+/// show them.
+fn log_frame_held(origin: &str, layer: Option<Layer>, now: Instant, data: &MediaData) {
+    let held = now.saturating_duration_since(data.network_time);
+    if let Some(layer) = layer.filter(|_| held >= HELD_LOGGED_FROM) {
+        tracing::debug!(participant = %origin, layer = layer.index(), held_ms = held.as_millis() as u64, "frame handed on late");
     }
 }

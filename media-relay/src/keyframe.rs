@@ -11,16 +11,31 @@
 //! meanwhile (the rewriters already switched on it). Nothing is lost, nothing
 //! is sent twice.
 //!
-//! Time is passed in; [`KeyframeRequests::poll_timeout`] says when the next
-//! deferred request falls due, str0m-style.
+//! The quiet period is at least a round trip to the publisher and back plus
+//! the keyframe's own sending time ([`KEYFRAME_SENDING`]): a repeat sent
+//! sooner cannot mean the first was lost, it only makes the publisher send a
+//! second keyframe. On a satellite link (a 590–650 ms round trip) the
+//! keyframe answering a request came 550–690 ms after it, so with a fixed
+//! 500 ms every request that subscribers repeated meanwhile went out again
+//! (`bench/bench rural --profile satellite`).
+//!
+//! Time and the round trip are passed in; [`KeyframeRequests::poll_timeout`]
+//! says when the next deferred request falls due, str0m-style.
 
 use std::time::{Duration, Instant};
 
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
 
+/// What a quiet period allows beyond the round trip for the keyframe to
+/// arrive: the encoder's next frame (50 ms at 20 fps) and the keyframe's
+/// packets crossing the uplink, a camera's 480p keyframe being ~30 kB, about
+/// 240 ms at 1 Mbit/s.
+pub const KEYFRAME_SENDING: Duration = Duration::from_millis(300);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyframeConfig {
-    /// Shortest time between two requests for the same layer.
+    /// Shortest time between two requests for the same layer, whatever the
+    /// round trip.
     pub min_interval: Duration,
 }
 
@@ -54,11 +69,19 @@ impl KeyframeRequests {
         }
     }
 
+    /// The shortest time between two requests for one layer, given the
+    /// publisher's round trip (unknown: `min_interval` alone).
+    fn quiet_period(&self, rtt: Option<Duration>) -> Duration {
+        let answered_in = rtt.map_or(Duration::ZERO, |rtt| rtt + KEYFRAME_SENDING);
+        self.cfg.min_interval.max(answered_in)
+    }
+
     /// A subscriber needs a keyframe on `layer`. Returns `true` if the I/O
     /// layer should send a PLI (or FIR) to the publisher now; otherwise the
-    /// request is deferred to [`Self::poll_timeout`].
-    pub fn request(&mut self, now: Instant, layer: Layer) -> bool {
-        let interval = self.cfg.min_interval;
+    /// request is deferred to [`Self::poll_timeout`]. `rtt` is the round trip
+    /// to the publisher.
+    pub fn request(&mut self, now: Instant, layer: Layer, rtt: Option<Duration>) -> bool {
+        let interval = self.quiet_period(rtt);
         let state = &mut self.layers[layer.index()];
         if state
             .last_sent
@@ -79,21 +102,22 @@ impl KeyframeRequests {
     }
 
     /// When the earliest deferred request may be sent.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self, rtt: Option<Duration>) -> Option<Instant> {
+        let interval = self.quiet_period(rtt);
         self.layers
             .iter()
             .filter(|s| s.pending)
             .filter_map(|s| s.last_sent)
-            .map(|t| t + self.cfg.min_interval)
+            .map(|t| t + interval)
             .min()
     }
 
     /// The layers whose deferred request is due at `now`; each is marked as
     /// sent, so the caller must send them.
-    pub fn handle_timeout(&mut self, now: Instant) -> LayerSet {
+    pub fn handle_timeout(&mut self, now: Instant, rtt: Option<Duration>) -> LayerSet {
+        let interval = self.quiet_period(rtt);
         let mut due = LayerSet::EMPTY;
         for layer in Layer::ALL {
-            let interval = self.cfg.min_interval;
             let state = &mut self.layers[layer.index()];
             let ready = state
                 .last_sent
@@ -117,15 +141,17 @@ mod tests {
     fn many_subscribers_make_one_request() {
         let mut clock = SimClock::new();
         let mut k = KeyframeRequests::new(KeyframeConfig::default());
-        assert!(k.request(clock.now, Layer::HIGH));
-        let sent: usize = (0..10).map(|_| usize::from(k.request(clock.now, Layer::HIGH))).sum();
+        assert!(k.request(clock.now, Layer::HIGH, None));
+        let sent: usize = (0..10)
+            .map(|_| usize::from(k.request(clock.now, Layer::HIGH, None)))
+            .sum();
         assert_eq!(sent, 0);
         // Layers are independent.
-        assert!(k.request(clock.now, Layer::LOW));
+        assert!(k.request(clock.now, Layer::LOW, None));
         clock.advance(Duration::from_millis(499));
-        assert!(!k.request(clock.now, Layer::HIGH));
+        assert!(!k.request(clock.now, Layer::HIGH, None));
         clock.advance(Duration::from_millis(1));
-        assert!(k.request(clock.now, Layer::HIGH));
+        assert!(k.request(clock.now, Layer::HIGH, None));
     }
 
     #[test]
@@ -135,30 +161,59 @@ mod tests {
         let mut k = KeyframeRequests::new(KeyframeConfig {
             min_interval: Duration::from_millis(300),
         });
-        assert_eq!(k.poll_timeout(), None);
-        assert!(k.request(clock.now, Layer::MID));
+        assert_eq!(k.poll_timeout(None), None);
+        assert!(k.request(clock.now, Layer::MID, None));
         clock.advance(Duration::from_millis(100));
-        assert!(!k.request(clock.now, Layer::MID));
-        assert_eq!(k.poll_timeout(), Some(start + Duration::from_millis(300)));
+        assert!(!k.request(clock.now, Layer::MID, None));
+        assert_eq!(k.poll_timeout(None), Some(start + Duration::from_millis(300)));
         clock.advance(Duration::from_millis(100));
-        assert!(k.handle_timeout(clock.now).is_empty(), "not due yet");
+        assert!(k.handle_timeout(clock.now, None).is_empty(), "not due yet");
         clock.advance(Duration::from_millis(100));
-        let due = k.handle_timeout(clock.now);
+        let due = k.handle_timeout(clock.now, None);
         assert_eq!(due.iter().collect::<Vec<_>>(), vec![Layer::MID]);
-        assert_eq!(k.poll_timeout(), None);
-        assert!(k.handle_timeout(clock.now).is_empty(), "sent once only");
+        assert_eq!(k.poll_timeout(None), None);
+        assert!(k.handle_timeout(clock.now, None).is_empty(), "sent once only");
     }
 
     #[test]
     fn keyframe_arriving_cancels_deferred_request() {
         let mut clock = SimClock::new();
         let mut k = KeyframeRequests::new(KeyframeConfig::default());
-        assert!(k.request(clock.now, Layer::LOW));
+        assert!(k.request(clock.now, Layer::LOW, None));
         clock.advance(Duration::from_millis(50));
-        assert!(!k.request(clock.now, Layer::LOW));
+        assert!(!k.request(clock.now, Layer::LOW, None));
         k.keyframe_received(Layer::LOW);
-        assert_eq!(k.poll_timeout(), None);
+        assert_eq!(k.poll_timeout(None), None);
         clock.advance(Duration::from_secs(1));
-        assert!(k.handle_timeout(clock.now).is_empty());
+        assert!(k.handle_timeout(clock.now, None).is_empty());
+    }
+
+    #[test]
+    fn a_long_round_trip_stretches_the_quiet_period() {
+        let mut clock = SimClock::new();
+        let start = clock.now;
+        let mut k = KeyframeRequests::new(KeyframeConfig::default());
+        let satellite = Some(Duration::from_millis(650));
+        let quiet = Duration::from_millis(650) + KEYFRAME_SENDING;
+        assert!(k.request(clock.now, Layer::HIGH, satellite));
+        clock.advance(Duration::from_millis(100));
+        assert!(!k.request(clock.now, Layer::HIGH, satellite), "a subscriber repeats it");
+        assert_eq!(k.poll_timeout(satellite), Some(start + quiet));
+        // Past the fixed minimum but before the keyframe could be back: held.
+        clock.advance(Duration::from_millis(500));
+        assert!(k.handle_timeout(clock.now, satellite).is_empty());
+        assert!(!k.request(clock.now, Layer::HIGH, satellite));
+        // No keyframe by the end of the quiet period: the first request or
+        // its keyframe was lost, so the repeat goes out.
+        clock.advance(quiet - Duration::from_millis(600));
+        assert_eq!(
+            k.handle_timeout(clock.now, satellite).iter().collect::<Vec<_>>(),
+            vec![Layer::HIGH]
+        );
+        // A short round trip leaves the fixed minimum in force.
+        let mut k = KeyframeRequests::new(KeyframeConfig::default());
+        assert!(k.request(clock.now, Layer::LOW, Some(Duration::from_millis(40))));
+        clock.advance(Duration::from_millis(500));
+        assert!(k.request(clock.now, Layer::LOW, Some(Duration::from_millis(40))));
     }
 }

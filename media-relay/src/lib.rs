@@ -39,10 +39,9 @@
 //! | [`layer`] | name simulcast layers (`Layer`, `LayerSet`) |
 //! | [`rewrite`] | per subscriber and track: one continuous stream across layer switches |
 //! | [`allocator`] | per subscriber: which layer of each video track fits the estimate, or pause |
-//! | [`nack`] | per subscriber and track: answer NACKs from recent packets, throttled per RTT |
 //! | `outage` | a participant's link going silent and coming back: hold, then restart, the estimate |
 //! | `nack_pause` | which layers of a published video the relay NACKs: none just after an outage, only the lowest on a congested uplink |
-//! | [`keyframe`] | per publisher track: merge and throttle keyframe requests |
+//! | [`keyframe`] | per publisher track: merge keyframe requests, at most one per layer per round trip and 300 ms (500 ms at least) |
 //!
 //! # What flows
 //!
@@ -99,7 +98,6 @@ pub mod error;
 mod held_estimate;
 pub mod keyframe;
 pub mod layer;
-pub mod nack;
 mod nack_pause;
 mod outage;
 mod packet_flow;

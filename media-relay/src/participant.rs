@@ -700,7 +700,7 @@ impl Participant {
             return;
         };
         let Some(video) = &mut track.video else { return };
-        if video.keyframes.request(now, layer) {
+        if video.keyframes.request(now, layer, self.stats.rtt) {
             tracing::debug!(participant = %self.id, layer = layer.index(), "keyframe requested");
             let rid = video.rid_of(layer);
             if let Some(mut writer) = self.rtc.writer(mid_in) {
@@ -714,7 +714,7 @@ impl Participant {
     pub fn send_deferred_keyframe_requests(&mut self, now: Instant) {
         for track in &mut self.tracks_in {
             let Some(video) = &mut track.video else { continue };
-            let due = video.keyframes.handle_timeout(now);
+            let due = video.keyframes.handle_timeout(now, self.stats.rtt);
             for layer in due.iter() {
                 tracing::debug!(participant = %self.id, layer = layer.index(), "keyframe requested after its quiet period");
                 let rid = video.rid_of(layer);
