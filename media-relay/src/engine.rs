@@ -689,7 +689,8 @@ const HELD_LOGGED_FROM: Duration = Duration::from_millis(250);
 /// Logs a frame str0m handed on long after its first packet came: on a
 /// satellite link these holds, of one round trip or more, are where the
 /// subscriber's frozen time comes from (decision 0028), so a run's log must
-/// show them.
+/// show them. One line per frame: every frame behind a lost packet waits
+/// with it, so one hold is a burst of lines, the first the longest held.
 fn log_frame_held(origin: &str, layer: Option<Layer>, now: Instant, data: &MediaData) {
     let held = now.saturating_duration_since(data.network_time);
     if let Some(layer) = layer.filter(|_| held >= HELD_LOGGED_FROM) {

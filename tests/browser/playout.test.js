@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextGoal, glide, maxFor, retransmitRttMs, startGoal, starting, publisherRttMs, START_WINDOW_MS, START_RTT_MS, START_MARGIN_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS } from '../../web-client/js/call/playout.js';
+import { nextGoal, glide, maxFor, retransmitRttMs, startGoal, starting, publisherRttMs, adaptPlayout, START_WINDOW_MS, START_RTT_MS, START_MARGIN_MS, STEP_DOWN_MS, MAX_MS, MAX_WITH_RTT_MS, CALM_MS, GLIDE_MS, FIRST_FRAME_LOOK_MS, FIRST_FRAME_WAIT_MS } from '../../web-client/js/call/playout.js';
 
 test('freezes raise the aim in two steps up to the cap', () => {
   let s = { goal: 0, calmSince: 0 };
@@ -127,4 +127,99 @@ test("the relay's figure for a publisher wins over the one it reported", () => {
   assert.equal(publisherRttMs(150, 640), 150, 'the call measures the link as it is now');
   assert.equal(publisherRttMs(null, null), null);
   assert.equal(publisherRttMs(undefined, undefined), null);
+});
+
+/**
+ * A stand-in for an RTCPeerConnection, for the watcher's timing alone: a
+ * remote video receiver, our own sending one, and stats as the test sets
+ * them (`rttS`: the candidate pair's round trip; `remote.decoded`).
+ */
+function fakePeer() {
+  const listeners = new Map();
+  const receiver = (stats) => ({ track: { kind: 'video' }, jitterBufferTarget: null, getStats: async () => stats() });
+  const remote = receiver(() => new Map([['in', { type: 'inbound-rtp', framesDecoded: remote.decoded, freezeCount: 0 }]]));
+  remote.decoded = 0;
+  const own = receiver(() => new Map());
+  const pc = {
+    connectionState: 'new',
+    rttS: null,
+    looks: 0,
+    getReceivers: () => [own, remote],
+    getStats: async () => {
+      pc.looks += 1;
+      if (pc.rttS === null) return new Map();
+      return new Map([
+        ['T', { type: 'transport', selectedCandidatePairId: 'P' }],
+        ['P', { id: 'P', type: 'candidate-pair', nominated: true, currentRoundTripTime: pc.rttS }],
+      ]);
+    },
+    addEventListener: (type, f) => listeners.set(type, f),
+    removeEventListener: (type) => listeners.delete(type),
+    fire: (type, e = {}) => listeners.get(type)?.(e),
+  };
+  return { pc, remote, own };
+}
+
+/** Lets every pending promise of a look settle (setImmediate is not mocked). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Mocked clocks, a fake peer and its watcher, the remote track just arrived. */
+async function watching(t) {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const { pc, remote, own } = fakePeer();
+  const stop = adaptPlayout(pc, { everyMs: 1000, ownReceivers: new Set([own]) });
+  pc.fire('track', { track: remote.track, receiver: remote });
+  await settle();
+  return { pc, remote, own, stop };
+}
+
+test('a page sets its start delay when its connection comes up, before any frame', async (t) => {
+  const { pc, remote, own, stop } = await watching(t);
+  assert.equal(remote.jitterBufferTarget, null, 'no round trip known yet');
+  pc.rttS = 0.6;
+  pc.connectionState = 'connected';
+  pc.fire('connectionstatechange');
+  await settle();
+  assert.equal(remote.jitterBufferTarget, 600 + START_MARGIN_MS);
+  assert.equal(own.jitterBufferTarget, null, 'our own receiver is left alone');
+  stop();
+});
+
+test('a receiver is looked at every 100 ms until its first frame, then at the usual pace', async (t) => {
+  const { pc, remote, stop } = await watching(t);
+  // The round trip becomes known with no event to say so.
+  pc.rttS = 0.6;
+  t.mock.timers.tick(FIRST_FRAME_LOOK_MS);
+  await settle();
+  assert.equal(remote.jitterBufferTarget, 600 + START_MARGIN_MS, 'seen within one short look');
+  remote.decoded = 1;
+  t.mock.timers.tick(FIRST_FRAME_LOOK_MS);
+  await settle();
+  const looks = pc.looks;
+  t.mock.timers.tick(500);
+  await settle();
+  assert.equal(pc.looks, looks, 'frames show: no look sooner than everyMs');
+  t.mock.timers.tick(500);
+  await settle();
+  assert.equal(pc.looks, looks + 1);
+  stop();
+  t.mock.timers.tick(5000);
+  await settle();
+  assert.equal(pc.looks, looks + 1, 'no look after stop');
+});
+
+test('short looks end for a receiver that never shows a frame', async (t) => {
+  const { pc, stop } = await watching(t);
+  for (let ms = 0; ms < FIRST_FRAME_WAIT_MS; ms += FIRST_FRAME_LOOK_MS) {
+    t.mock.timers.tick(FIRST_FRAME_LOOK_MS);
+    await settle();
+  }
+  const looks = pc.looks;
+  assert.ok(looks >= FIRST_FRAME_WAIT_MS / FIRST_FRAME_LOOK_MS - 2, `${looks} looks in the wait`);
+  for (let i = 0; i < 10; i++) {
+    t.mock.timers.tick(FIRST_FRAME_LOOK_MS);
+    await settle();
+  }
+  assert.equal(pc.looks, looks + 1, 'once a second after the wait');
+  stop();
 });

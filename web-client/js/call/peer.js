@@ -122,6 +122,8 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
 
   return {
     pc,
+    /** The receivers of our own sending transceivers: nothing arrives on them. */
+    ownReceivers: new Set([audio.receiver, video.receiver]),
     /** Sends our first offer. */
     start() {
       return queue(async () => {

@@ -35,7 +35,8 @@
 // in 3 of 10 runs, so the start delay was glided to instead of set, and the
 // first lost packet froze the patient's picture for 0.65-0.7 s, more than
 // half of the call's allowance. So a receiver is looked at when the
-// connection comes up and every FIRST_FRAME_LOOK_MS until its first frame.
+// connection (ICE and DTLS) comes up and every FIRST_FRAME_LOOK_MS until
+// its first frame, for at most FIRST_FRAME_WAIT_MS.
 //
 // The round trip that counts is the longest a retransmission can take: our
 // own leg to the relay, or the publisher's (the relay forwards whole frames
@@ -61,11 +62,13 @@ export const GLIDE_EVERY_MS = 250;
 
 /** How long after its first frame a receiver's start may still rise. */
 export const START_WINDOW_MS = 10000;
-/**
- * How often a receiver is looked at until its first frame (for at most
- * START_WINDOW_MS: a participant without video may never send one).
- */
+/** How often a receiver is looked at until its first frame... */
 export const FIRST_FRAME_LOOK_MS = 100;
+/**
+ * ...for at most this long after it was first seen or the connection came
+ * up, whichever is later: a participant without video may never send one.
+ */
+export const FIRST_FRAME_WAIT_MS = 10000;
 /** From this round trip on, a call starts with a delay... */
 export const START_RTT_MS = 100;
 /** ...of the round trip and this, within maxFor(). */
@@ -147,15 +150,21 @@ export function retransmitRttMs(ownMs, senderMs) {
  * at the first frame shown.
  */
 async function ownRttMs(pc) {
-  let rttMs = null;
+  let report;
   try {
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rttMs = s.currentRoundTripTime * 1000;
-    });
+    report = await pc.getStats();
   } catch {
-    // Closed meanwhile: no figure.
+    return null; // Closed meanwhile: no figure.
   }
-  return rttMs;
+  const pairs = [];
+  let selectedId = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) selectedId = s.selectedCandidatePairId;
+    else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') pairs.push(s);
+  });
+  // The transport's selected pair; a nominated one if it names none.
+  const pair = pairs.find((p) => p.id === selectedId) ?? pairs[0];
+  return pair ? pair.currentRoundTripTime * 1000 : null;
 }
 
 /**
@@ -163,9 +172,11 @@ async function ownRttMs(pc) {
  * while one waits for its first frame), when the connection comes up, and
  * each new one as its track arrives; returns a stop function.
  * `senderRttMs()`: the longest publisher round trip known (publisherRttMs()).
+ * `ownReceivers`: those of our own sending transceivers, on which nothing
+ * arrives (left alone, they would keep the looks at FIRST_FRAME_LOOK_MS).
  */
-export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = {}) {
-  const states = new Map(); // receiver → { goal, calmSince, freezes, target, shownAt, settled }
+export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null, ownReceivers = new Set() } = {}) {
+  const states = new Map(); // receiver → { goal, calmSince, freezes, target, shownAt, settled, seenAt }
   const setTarget = (receiver, ms) => {
     try {
       receiver.jitterBufferTarget = ms || null;
@@ -181,7 +192,7 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
     if (pc.connectionState === 'closed') return;
     const rttMs = await ownRttMs(pc);
     for (const receiver of pc.getReceivers()) {
-      if (receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
+      if (ownReceivers.has(receiver) || receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
       let freezes = null;
       let decoded = 0;
       try {
@@ -209,17 +220,22 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null } = 
   // The next look comes sooner while a receiver waits for its first frame.
   let lookTimer = null;
   let stopped = false;
+  let connectedAt = 0;
   const waitingForFirstFrame = () => {
     const now = Date.now();
-    return [...states.values()].some((s) => s.shownAt === null && now - s.seenAt < START_WINDOW_MS);
+    return [...states.values()].some((s) => s.shownAt === null && now - Math.max(s.seenAt, connectedAt) < FIRST_FRAME_WAIT_MS);
   };
   const lookNow = () => look().then(() => {
     if (stopped) return;
     clearTimeout(lookTimer);
     lookTimer = setTimeout(lookNow, waitingForFirstFrame() ? FIRST_FRAME_LOOK_MS : everyMs);
   });
-  const onTrack = (e) => { if (e.track.kind === 'video') lookNow(); };
-  const onConnection = () => { if (pc.connectionState === 'connected') lookNow(); };
+  const onTrack = (e) => { if (e.track.kind === 'video' && !ownReceivers.has(e.receiver)) lookNow(); };
+  const onConnection = () => {
+    if (pc.connectionState !== 'connected') return;
+    connectedAt = Date.now();
+    lookNow();
+  };
   pc.addEventListener('track', onTrack);
   pc.addEventListener('connectionstatechange', onConnection);
   // Only sets a number on each receiver that is still on its way: no stats.

@@ -196,7 +196,7 @@ export function startCall({ signaling, selfId, staff, participants = [], confirm
       },
     });
     const stopWatching = watchQuality(peer.pc, (quality) => { if (!finished && quality !== view.state.quality) view.set({ quality }); });
-    const stopPlayout = adaptPlayout(peer.pc, { senderRttMs });
+    const stopPlayout = adaptPlayout(peer.pc, { senderRttMs, ownReceivers: peer.ownReceivers });
     stopQuality = () => { stopWatching(); stopPlayout(); };
     await peer.start();
   }
