@@ -136,10 +136,10 @@ test("the relay's figure for a publisher wins over the one it reported", () => {
  */
 function fakePeer() {
   const listeners = new Map();
-  const receiver = (stats) => ({ track: { kind: 'video' }, jitterBufferTarget: null, getStats: async () => stats() });
-  const remote = receiver(() => new Map([['in', { type: 'inbound-rtp', framesDecoded: remote.decoded, freezeCount: 0 }]]));
+  const receiver = (id) => ({ track: { kind: 'video', id }, jitterBufferTarget: null });
+  const remote = receiver('remote');
   remote.decoded = 0;
-  const own = receiver(() => new Map());
+  const own = receiver('own');
   const pc = {
     connectionState: 'new',
     rttS: null,
@@ -147,11 +147,12 @@ function fakePeer() {
     getReceivers: () => [own, remote],
     getStats: async () => {
       pc.looks += 1;
-      if (pc.rttS === null) return new Map();
-      return new Map([
-        ['T', { type: 'transport', selectedCandidatePairId: 'P' }],
-        ['P', { id: 'P', type: 'candidate-pair', nominated: true, currentRoundTripTime: pc.rttS }],
-      ]);
+      const report = new Map([['in', { type: 'inbound-rtp', trackIdentifier: 'remote', framesDecoded: remote.decoded, freezeCount: 0 }]]);
+      if (pc.rttS !== null) {
+        report.set('T', { type: 'transport', selectedCandidatePairId: 'P' });
+        report.set('P', { id: 'P', type: 'candidate-pair', nominated: true, currentRoundTripTime: pc.rttS });
+      }
+      return report;
     },
     addEventListener: (type, f) => listeners.set(type, f),
     removeEventListener: (type) => listeners.delete(type),

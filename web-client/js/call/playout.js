@@ -144,27 +144,30 @@ export function retransmitRttMs(ownMs, senderMs) {
 }
 
 /**
- * Our round trip to the relay (ms), or null before ICE has measured one.
- * Read from the whole connection: a receiver's own stats list the candidate
- * pair only once they list its inbound stream, which Chrome did not yet do
- * at the first frame shown.
+ * One read of the whole connection's stats: our round trip to the relay
+ * (ms, null before ICE has measured one) and each inbound stream's counters
+ * by track id; null if the connection closed meanwhile. Read from the whole
+ * connection: a receiver's own stats list the candidate pair only once they
+ * list its inbound stream, which Chrome did not yet do at the first frame.
  */
-async function ownRttMs(pc) {
+async function readStats(pc) {
   let report;
   try {
     report = await pc.getStats();
   } catch {
-    return null; // Closed meanwhile: no figure.
+    return null;
   }
   const pairs = [];
+  const inbound = new Map(); // track id → { freezes, decoded }
   let selectedId = null;
   report.forEach((s) => {
     if (s.type === 'transport' && s.selectedCandidatePairId) selectedId = s.selectedCandidatePairId;
     else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') pairs.push(s);
+    else if (s.type === 'inbound-rtp' && s.trackIdentifier) inbound.set(s.trackIdentifier, { freezes: s.freezeCount ?? null, decoded: s.framesDecoded ?? 0 });
   });
   // The transport's selected pair; a nominated one if it names none.
   const pair = pairs.find((p) => p.id === selectedId) ?? pairs[0];
-  return pair ? pair.currentRoundTripTime * 1000 : null;
+  return { rttMs: pair ? pair.currentRoundTripTime * 1000 : null, inbound };
 }
 
 /**
@@ -190,23 +193,14 @@ export function adaptPlayout(pc, { everyMs = 1000, senderRttMs = () => null, own
   const look = () => (looks = looks.then(lookAtEach).catch(() => {}));
   const lookAtEach = async () => {
     if (pc.connectionState === 'closed') return;
-    const rttMs = await ownRttMs(pc);
+    const stats = await readStats(pc);
+    if (!stats) return;
+    const { rttMs } = stats;
     for (const receiver of pc.getReceivers()) {
       if (ownReceivers.has(receiver) || receiver.track?.kind !== 'video' || !('jitterBufferTarget' in receiver)) continue;
-      let freezes = null;
-      let decoded = 0;
-      try {
-        (await receiver.getStats()).forEach((s) => {
-          if (s.type === 'inbound-rtp') {
-            freezes = s.freezeCount ?? null;
-            decoded = s.framesDecoded ?? 0;
-          }
-        });
-      } catch {
-        continue;
-      }
       // No inbound stats yet: the track has come, its packets not.
-      freezes ??= 0;
+      const { decoded, freezes: counted } = stats.inbound.get(receiver.track.id) ?? { freezes: 0, decoded: 0 };
+      const freezes = counted ?? 0;
       const now = Date.now();
       const publisherMs = senderRttMs();
       const rtt = retransmitRttMs(rttMs, publisherMs);
