@@ -43,6 +43,18 @@ test('the delay is given back only after a calm spell, a step at a time', () => 
   assert.equal(s.goal, 0, 'never below zero');
 });
 
+test('the delay given back stops at the start delay for the round trip', () => {
+  // A satellite patient's 640 ms: a lost packet holds the picture a round
+  // trip about once a second, and the start delay is what hides it.
+  const floor = startGoal(640);
+  let s = nextGoal({ goal: floor, calmSince: 0 }, { now: 0, froze: true, rttMs: 640 });
+  assert.ok(s.goal > floor);
+  for (let i = 1; i < 20; i++) s = nextGoal(s, { now: i * CALM_MS, froze: false, rttMs: 640 });
+  assert.equal(s.goal, floor, 'given back down to the start delay, not below');
+  // A calm spell at the start delay itself gives nothing back.
+  assert.equal(nextGoal({ goal: floor, calmSince: 0 }, { now: CALM_MS, froze: false, rttMs: 640 }).goal, floor);
+});
+
 test('a long round trip allows more delay, within a bound', () => {
   assert.equal(maxFor(null), MAX_MS);
   assert.equal(maxFor(60), MAX_MS);

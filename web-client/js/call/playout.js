@@ -9,6 +9,13 @@
 // is why it is only taken when freezes show it is needed and given back.
 // Measured with `bench/bench rural --profile rural-3g`.
 //
+// What is given back stops at the start delay for the round trip (START_*,
+// below). On a satellite link a lost packet holds the picture for a round
+// trip about once a second; the start delay absorbs that, so a calm spell
+// followed and was taken as leave to give it back: 50 ms every 20 s, until
+// a hold outlasted it (`--profile satellite`, the specialist's view: the
+// target at 576 ms 58 s in, a 730 ms hold, 0.2 s frozen).
+//
 // The delay glides toward that aim, GLIDE_MS at a time: Chrome makes up a
 // raised target at once, by holding the picture for as long as it was
 // raised, so a 200 ms step was itself a 200 ms freeze, which the next look
@@ -97,8 +104,11 @@ export function nextGoal(state, { now, froze, rttMs = null }) {
     // Never lowered by a freeze, even when the round trip now reads shorter.
     return { goal: Math.max(state.goal, Math.min(cap, state.goal + Math.round(cap / 2))), calmSince: now };
   }
-  if (state.goal > 0 && now - state.calmSince >= CALM_MS) {
-    return { goal: Math.max(0, state.goal - STEP_DOWN_MS), calmSince: now };
+  // Never below the start delay for the round trip: on a long one, a calm
+  // spell is the delay at work, not a sign it is no longer needed.
+  const floor = startGoal(rttMs);
+  if (state.goal > floor && now - state.calmSince >= CALM_MS) {
+    return { goal: Math.max(floor, state.goal - STEP_DOWN_MS), calmSince: now };
   }
   return state;
 }
