@@ -591,11 +591,11 @@ impl Relay {
                 // keyframe's first packet can come well before its last.
                 // Only a keyframe above the lowest layer can switch a
                 // subscriber up.
-                let switch_up_possible = data.is_keyframe() && layer > Some(Layer::LOW);
-                let (behind, publisher_rtt) = match self.participants.get_mut(&origin) {
-                    Some(p) if switch_up_possible => (p.behind_layers(data.mid, self.now), p.stats.rtt),
-                    Some(p) => (LayerSet::EMPTY, p.stats.rtt),
-                    None => (LayerSet::EMPTY, None),
+                let switch_up_to = layer.filter(|&l| data.is_keyframe() && l > Layer::LOW);
+                let (behind, publisher_rtt) = match (self.participants.get_mut(&origin), switch_up_to) {
+                    (Some(p), Some(l)) => (p.behind_layers(&data, l, self.now), p.stats.rtt),
+                    (Some(p), None) => (LayerSet::EMPTY, p.stats.rtt),
+                    (None, _) => (LayerSet::EMPTY, None),
                 };
                 for other in self.room_peers(&origin) {
                     if let Some(p) = self.participants.get_mut(&other) {

@@ -333,11 +333,13 @@ impl Participant {
         }
     }
 
-    /// The layers of this participant's video on `mid` whose frames str0m
-    /// holds back at `now` for a retransmission
+    /// The layers of this participant's video whose frames str0m holds
+    /// back at `now` for a retransmission
     /// (`PublishedVideo::behind_layers`), from the newest media str0m has
-    /// on each layer's stream.
-    pub fn behind_layers(&mut self, mid: Mid, now: Instant) -> LayerSet {
+    /// on each layer's stream; and `layer` too if `data`, its frame being
+    /// handed on now, was itself held (`PublishedVideo::frame_was_held`).
+    pub fn behind_layers(&mut self, data: &MediaData, layer: Layer, now: Instant) -> LayerSet {
+        let mid = data.mid;
         let Some(video) = self
             .tracks_in
             .iter()
@@ -346,9 +348,12 @@ impl Participant {
         else {
             return LayerSet::EMPTY;
         };
-        video.behind_layers(now, |layer| {
-            newest_media(&mut self.rtc, mid, video.rid_of(layer)).map(|(_, newest)| newest)
-        })
+        let mut newest = |l: Layer| newest_media(&mut self.rtc, mid, video.rid_of(l)).map(|(_, newest)| newest);
+        let mut behind = video.behind_layers(now, &mut newest);
+        if PublishedVideo::frame_was_held(now, data.network_time, data.time.numer(), newest(layer)) {
+            behind.insert(layer);
+        }
+        behind
     }
 
     /// Applies the NACK rule that follows the participant's uplink
@@ -496,8 +501,9 @@ impl Participant {
     /// `proven`: the layers a subscriber on another layer may be switched
     /// to on their keyframe (`publish.rs`, `FIRST_PROOF`), and whose
     /// keyframe is worth asking for; a subscriber with no picture yet takes
-    /// any. `behind`: the layers str0m holds back for a retransmission;
-    /// a subscriber on one is not switched up meanwhile.
+    /// any. `behind`: the layers str0m holds back for a retransmission (the
+    /// frame's own too, when it is handed on at the end of such a hold); a
+    /// subscriber is not switched up from one, nor onto one.
     pub fn forward(
         &mut self,
         origin: &str,
@@ -576,7 +582,12 @@ impl Participant {
                     && may_switch_to(current, proven, layer)
                     && video.rewriter.awaiting_keyframe() == Some(layer)
                 {
-                    tracing::debug!(participant = %self.id, origin, layer = layer.index(), "keyframe passed over: the layer it leaves is held for a retransmission");
+                    let held = if behind.contains(layer) {
+                        "the keyframe itself"
+                    } else {
+                        "the layer it leaves"
+                    };
+                    tracing::debug!(participant = %self.id, origin, layer = layer.index(), held, "keyframe passed over: held for a retransmission");
                 }
                 let packet = PacketInfo {
                     // Frames, not packets: the layer stands for the source
@@ -868,9 +879,9 @@ fn may_switch_to(current: Option<Layer>, proven: LayerSet, layer: Layer) -> bool
 
 /// Whether a keyframe of `layer` switches a subscriber now on `current`
 /// (`None`: no picture): [`may_switch_to`], unless it would switch it up
-/// over frames held for a retransmission
+/// over frames held for a retransmission, or onto a keyframe so held
 /// ([`switch_up_over_held_frames`]; `behind`:
-/// `PublishedVideo::behind_layers`).
+/// `PublishedVideo::behind_layers`, read as the keyframe is handed on).
 fn is_switch_point(current: Option<Layer>, proven: LayerSet, behind: LayerSet, layer: Layer) -> bool {
     may_switch_to(current, proven, layer) && !switch_up_over_held_frames(current, layer, behind)
 }
@@ -883,8 +894,18 @@ fn is_switch_point(current: Option<Layer>, proven: LayerSet, behind: LayerSet, l
 /// 480p, frozen 0.30 s: `bench/bench rural --profile satellite`). The
 /// keyframe is passed over and another asked for at once; it comes a round
 /// trip later, when such a hold is most likely over (decision 0028).
+///
+/// The same when the keyframe was itself held (`behind` holds its own
+/// layer: `PublishedVideo::frame_was_held`, its first packet long ago and
+/// newer media of the layer already in): the subscriber has been shown the layer it leaves up to about now,
+/// and the keyframe is older by the hold. Its timestamp can only continue
+/// from the last one written (`rewrite.rs`), so the new layer would play
+/// up to a hold later than it arrives, until the browser's clock estimate
+/// catches up (a satellite patient's 480p keyframe held 0.39 s: the
+/// specialist's buffer delay from 0.68 to 1.17 s, back only 30 s later,
+/// and a freeze of 0.21 s at the switch; decision 0029).
 fn switch_up_over_held_frames(current: Option<Layer>, layer: Layer, behind: LayerSet) -> bool {
-    current.is_some_and(|c| layer > c && behind.contains(c))
+    current.is_some_and(|c| layer > c && (behind.contains(c) || behind.contains(layer)))
 }
 
 /// The estimate to allocate and pace video by, from str0m's reported one
@@ -1063,8 +1084,17 @@ mod tests {
         );
         let held_mid: LayerSet = [mid].into_iter().collect();
         assert!(
-            is_switch_point(Some(low), all, held_mid, mid),
-            "only the layer it leaves counts"
+            !is_switch_point(Some(low), all, held_mid, mid),
+            "up onto a keyframe that was itself held"
+        );
+        assert!(
+            is_switch_point(None, all, held_mid, mid),
+            "no picture: a held keyframe starts it too"
+        );
+        let held_high: LayerSet = [Layer::HIGH].into_iter().collect();
+        assert!(
+            is_switch_point(Some(low), all, held_high, mid),
+            "only the layer it leaves and its own count"
         );
         let proven_low: LayerSet = [low].into_iter().collect();
         assert!(

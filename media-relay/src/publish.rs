@@ -82,6 +82,20 @@ const PROOF: Duration = Duration::from_millis(1500);
 /// cost counted meanwhile, so the subscriber's estimate is lifted toward
 /// it as for any switch up waiting for a keyframe.
 const FIRST_PROOF: Duration = Duration::from_secs(1);
+/// ...and only while, over that second, it brings at least this share of
+/// the frames the lowest layer does. A browser's 480p that starts on a
+/// tight uplink estimate (about 200-250 kbit/s of a satellite patient's
+/// first 0.5 Mbit/s) runs at 13-28 fps, its encoder dropping frames, and
+/// drops more after the keyframe a switch asks for: switched to then, the
+/// specialist's picture froze 0.20-0.27 s at the switch in three of six
+/// such runs, and in none of five where the 480p had 400 kbit/s or more
+/// (`bench/bench rural --profile satellite`; decision 0031). One frame of
+/// slack: the two layers' frames of one instant arrive apart.
+const FIRST_PROOF_PACE: f64 = 0.9;
+/// A layer that has arrived this long without keeping that pace proves
+/// itself anyway: a publisher whose higher layer never keeps up would
+/// otherwise have it sent, offered and paid for all call and never shown.
+const FIRST_PROOF_PACE_FOR: Duration = Duration::from_secs(10);
 
 /// Drops the arrival times older than [`FPS_WINDOW`].
 fn forget_before_window(frames: &mut std::collections::VecDeque<Instant>, now: Instant) {
@@ -235,7 +249,8 @@ pub struct PublishedVideo {
     /// The last frame of the lowest layer up to which it was a slideshow
     /// (under [`MIN_FPS`] over the window's frames before it).
     low_slideshow_until: Option<Instant>,
-    /// The lowest layer, and those that have once arrived for [`FIRST_PROOF`].
+    /// The lowest layer, and those that have once arrived for [`FIRST_PROOF`]
+    /// at the lowest layer's pace ([`FIRST_PROOF_PACE`]).
     proven: LayerSet,
     /// The publisher's round trip to the relay, as str0m last measured it.
     publisher_rtt: Option<Duration>,
@@ -345,8 +360,11 @@ impl PublishedVideo {
 
     /// Whether a layer has been arriving for a while, but as a slideshow;
     /// or, a slideshow lately, has not yet shown that it moves again. Also
-    /// notes when a layer has first arrived for [`FIRST_PROOF`].
+    /// notes when a layer has first arrived for [`FIRST_PROOF`] at the
+    /// lowest layer's pace.
     fn too_slow(&mut self, now: Instant, i: usize) -> bool {
+        let keeps_pace = self.keeps_pace_with_lowest(now, i)
+            || self.arriving_since[i].is_some_and(|t| now.saturating_duration_since(t) >= FIRST_PROOF_PACE_FOR);
         let frames = &mut self.frames[i];
         forget_before_window(frames, now);
         let settled = self.arriving_since[i].is_some_and(|t| now.saturating_duration_since(t) >= FPS_WINDOW);
@@ -371,7 +389,7 @@ impl PublishedVideo {
             }
             return true;
         }
-        if !self.proven.contains(Layer::ALL[i]) && steady_for(frames, now, FIRST_PROOF) {
+        if !self.proven.contains(Layer::ALL[i]) && steady_for(frames, now, FIRST_PROOF) && keeps_pace {
             self.proven.insert(Layer::ALL[i]);
         }
         // Only the lowest layer: its absence pauses the viewer's video, and
@@ -382,6 +400,32 @@ impl PublishedVideo {
             .low_slideshow_at
             .is_some_and(|t| now.saturating_duration_since(t) < SLIDESHOW_MEMORY);
         i == 0 && lately && !steady_for(frames, now, PROOF)
+    }
+
+    /// Whether layer `i` brought, over the last [`FIRST_PROOF`], at least
+    /// [`FIRST_PROOF_PACE`] of the lowest layer's frames in that time, give
+    /// or take one.
+    fn keeps_pace_with_lowest(&self, now: Instant, i: usize) -> bool {
+        let recent = |frames: &std::collections::VecDeque<Instant>| {
+            frames
+                .iter()
+                .filter(|&&t| now.saturating_duration_since(t) < FIRST_PROOF)
+                .count() as f64
+        };
+        recent(&self.frames[i]) + 1.0 >= FIRST_PROOF_PACE * recent(&self.frames[0])
+    }
+
+    /// Whether a frame of this video handed on at `now` was itself held
+    /// back (for a retransmission): its first packet came more than
+    /// [`BEHIND_AFTER`] before, and str0m already has media of its layer
+    /// newer than it (`newest`, RTP time, as for
+    /// [`PublishedVideo::behind_layers`]). A large frame merely still
+    /// arriving has nothing newer behind it. Judged from the frame itself,
+    /// not from the layer: the frames held behind it are handed on, and
+    /// recorded, in the same pass. No upper bound: the longer the hold,
+    /// the further a switch onto it would move the picture (decision 0029).
+    pub fn frame_was_held(now: Instant, arrived: Instant, rtp_time: u64, newest: Option<u64>) -> bool {
+        now.saturating_duration_since(arrived) > BEHIND_AFTER && newest.is_some_and(|n| n > rtp_time)
     }
 
     /// The publisher's latest round trip, for telling a stalled layer from
@@ -464,7 +508,8 @@ impl PublishedVideo {
     /// the layer's stream, a retransmission included), and that frame came
     /// more than [`BEHIND_AFTER`] ago, or [`BEHIND_INTERVALS`] of its frame
     /// intervals, and not more than [`BEHIND_AT_MOST`]. A subscriber on one
-    /// is not switched up meanwhile (`participant.rs`, decision 0028).
+    /// is not switched up meanwhile (`participant.rs`, decision 0028); for a
+    /// keyframe that was itself held see [`PublishedVideo::frame_was_held`].
     pub fn behind_layers(&self, now: Instant, mut newest: impl FnMut(Layer) -> Option<u64>) -> LayerSet {
         (0..self.layer_count().min(MAX_LAYERS))
             .map(|i| Layer::ALL[i])
@@ -626,7 +671,8 @@ impl PublishedVideo {
 
     /// The layers a viewer on another layer may be switched to on their
     /// keyframe: the lowest always; a higher one once it has arrived for
-    /// [`FIRST_PROOF`] at least once in the call (judged every adaptation
+    /// [`FIRST_PROOF`], keeping [`FIRST_PROOF_PACE`] of the lowest layer's
+    /// frame rate, at least once in the call (judged every adaptation
     /// pass).
     pub fn proven(&self) -> LayerSet {
         self.proven
@@ -772,6 +818,73 @@ mod tests {
             }
         }
         assert_eq!(brief.proven(), low_only);
+
+        // A 480p starved by its encoder's budget: 24 fps beside the 240p's
+        // 30 does not prove itself; once it keeps pace, it does.
+        let mut starved = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        starved.layer_rates(t0);
+        for ms in (0..6000).step_by(33) {
+            starved.record(at(ms), Layer::LOW, 600);
+            let dropped = ms < 3000 && (ms / 33) % 5 == 0;
+            if !dropped {
+                starved.record(at(ms), Layer::MID, 3000);
+            }
+            if ms % 198 == 0 {
+                starved.layer_rates(at(ms));
+                if ms < 3000 {
+                    assert_eq!(starved.proven(), low_only, "{ms} ms: f at 24 fps");
+                }
+            }
+        }
+        assert!(starved.proven().contains(Layer::MID), "f back at 30 fps");
+
+        // 26 of the 240p's 30 frames (within one of 90 %) is pace enough.
+        let mut close = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        close.layer_rates(t0);
+        for ms in (0..1600).step_by(33) {
+            close.record(at(ms), Layer::LOW, 600);
+            if (ms / 33) % 8 != 0 {
+                close.record(at(ms), Layer::MID, 3000);
+            }
+        }
+        close.layer_rates(at(1600));
+        assert!(close.proven().contains(Layer::MID), "26-27 of 30 frames");
+
+        // A 480p that never keeps pace proves itself after 10 s of arrival.
+        let mut slow = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        slow.layer_rates(t0);
+        for ms in (0..12_000).step_by(33) {
+            slow.record(at(ms), Layer::LOW, 600);
+            if (ms / 33) % 3 != 0 {
+                slow.record(at(ms), Layer::MID, 3000);
+            }
+            if ms % 198 == 0 {
+                slow.layer_rates(at(ms));
+                if ms < 9_900 {
+                    assert_eq!(slow.proven(), low_only, "{ms} ms: f at 20 fps");
+                }
+            }
+        }
+        assert!(slow.proven().contains(Layer::MID), "proved after 10 s at any pace");
+    }
+
+    #[test]
+    fn a_frame_handed_on_after_newer_media_of_its_layer_arrived_was_held() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let held = PublishedVideo::frame_was_held;
+        // A 480p keyframe at RTP time 1 s, its first packet in at 1000 ms,
+        // handed on at 1660 ms once its lost packet came back: str0m had
+        // the layer's frames up to 1.6 s by then.
+        assert!(held(at(1660), at(1000), 90 * 1000, Some(90 * 1600)));
+        // A hold of two round trips counts too: no upper bound.
+        assert!(held(at(2400), at(1000), 90 * 1000, Some(90 * 2350)));
+        // A large keyframe merely still arriving: nothing newer behind it.
+        assert!(!held(at(1300), at(1000), 90 * 1000, Some(90 * 1000)));
+        // Newer media, but handed on within 150 ms: not a hold worth a pass.
+        assert!(!held(at(1150), at(1000), 90 * 1000, Some(90 * 1100)));
+        // Nothing known of the stream.
+        assert!(!held(at(1660), at(1000), 90 * 1000, None));
     }
 
     #[test]
