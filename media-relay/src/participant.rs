@@ -502,8 +502,9 @@ impl Participant {
     /// to on their keyframe (`publish.rs`, `FIRST_PROOF`), and whose
     /// keyframe is worth asking for; a subscriber with no picture yet takes
     /// any. `behind`: the layers str0m holds back for a retransmission (the
-    /// frame's own too, when it is handed on at the end of such a hold); a
-    /// subscriber is not switched up from one, nor onto one.
+    /// frame's own too, when it was itself held:
+    /// `PublishedVideo::frame_was_held`); a subscriber is not switched up
+    /// from one, nor onto one.
     pub fn forward(
         &mut self,
         origin: &str,
