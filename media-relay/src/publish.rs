@@ -806,66 +806,65 @@ mod tests {
         assert!(v.proven().contains(Layer::MID));
 
         // A first start that stops within half a second never proves itself.
-        let mut brief = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        brief.layer_rates(t0);
-        for ms in (0..3000).step_by(33) {
-            brief.record(at(ms), Layer::LOW, 600);
-            if (1000..1500).contains(&ms) {
-                brief.record(at(ms), Layer::MID, 3000);
-            }
-            if ms % 198 == 0 {
-                brief.layer_rates(at(ms));
-            }
-        }
+        let brief = h_with_f(t0, 3000, |ms| (1000..1500).contains(&ms), |_, _| {});
         assert_eq!(brief.proven(), low_only);
 
         // A 480p starved by its encoder's budget: 24 fps beside the 240p's
         // 30 does not prove itself; once it keeps pace, it does.
-        let mut starved = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        starved.layer_rates(t0);
-        for ms in (0..6000).step_by(33) {
-            starved.record(at(ms), Layer::LOW, 600);
-            let dropped = ms < 3000 && (ms / 33) % 5 == 0;
-            if !dropped {
-                starved.record(at(ms), Layer::MID, 3000);
-            }
-            if ms % 198 == 0 {
-                starved.layer_rates(at(ms));
+        let starved = h_with_f(
+            t0,
+            6000,
+            |ms| !(ms < 3000 && (ms / 33) % 5 == 0),
+            |ms, v| {
                 if ms < 3000 {
-                    assert_eq!(starved.proven(), low_only, "{ms} ms: f at 24 fps");
+                    assert_eq!(v.proven(), low_only, "{ms} ms: f at 24 fps");
                 }
-            }
-        }
+            },
+        );
         assert!(starved.proven().contains(Layer::MID), "f back at 30 fps");
 
         // 26 of the 240p's 30 frames (within one of 90 %) is pace enough.
-        let mut close = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        close.layer_rates(t0);
-        for ms in (0..1600).step_by(33) {
-            close.record(at(ms), Layer::LOW, 600);
-            if (ms / 33) % 8 != 0 {
-                close.record(at(ms), Layer::MID, 3000);
-            }
-        }
-        close.layer_rates(at(1600));
+        let close = h_with_f(t0, 1600, |ms| (ms / 33) % 8 != 0, |_, _| {});
         assert!(close.proven().contains(Layer::MID), "26-27 of 30 frames");
 
         // A 480p that never keeps pace proves itself after 10 s of arrival.
-        let mut slow = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        slow.layer_rates(t0);
-        for ms in (0..12_000).step_by(33) {
-            slow.record(at(ms), Layer::LOW, 600);
-            if (ms / 33) % 3 != 0 {
-                slow.record(at(ms), Layer::MID, 3000);
+        let slow = h_with_f(
+            t0,
+            12_000,
+            |ms| (ms / 33) % 3 != 0,
+            |ms, v| {
+                if ms < 9_900 {
+                    assert_eq!(v.proven(), low_only, "{ms} ms: f at 20 fps");
+                }
+            },
+        );
+        assert!(slow.proven().contains(Layer::MID), "proved after 10 s at any pace");
+    }
+
+    /// h at 30 fps from `t0` until `until_ms`, f beside it on the frames
+    /// `f_sends` keeps (by ms); an adaptation pass every 198 ms, after each
+    /// of which `after_pass` looks.
+    fn h_with_f(
+        t0: Instant,
+        until_ms: u64,
+        f_sends: impl Fn(u64) -> bool,
+        mut after_pass: impl FnMut(u64, &PublishedVideo),
+    ) -> PublishedVideo {
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut v = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        v.layer_rates(t0);
+        for ms in (0..until_ms).step_by(33) {
+            v.record(at(ms), Layer::LOW, 600);
+            if f_sends(ms) {
+                v.record(at(ms), Layer::MID, 3000);
             }
             if ms % 198 == 0 {
-                slow.layer_rates(at(ms));
-                if ms < 9_900 {
-                    assert_eq!(slow.proven(), low_only, "{ms} ms: f at 20 fps");
-                }
+                v.layer_rates(at(ms));
+                after_pass(ms, &v);
             }
         }
-        assert!(slow.proven().contains(Layer::MID), "proved after 10 s at any pace");
+        v.layer_rates(at(until_ms));
+        v
     }
 
     #[test]
