@@ -21,6 +21,7 @@ use crate::held_estimate::NextLayer;
 use crate::layer::{Layer, LayerSet, MAX_LAYERS};
 use crate::outage::Hold;
 use crate::participant::{OutState, Participant, SKIP_TOLD_OVER_AFTER};
+use crate::publish::{nominal_bps, LayerCaps};
 
 /// How often the pass runs.
 pub const ADAPT_EVERY: Duration = Duration::from_millis(200);
@@ -38,12 +39,31 @@ const LOW_SHARE_OF_ESTIMATE: f64 = 0.85;
 /// A new cap is sent only when it differs from the last by more than this
 /// fraction (or lifts it): encoders need a moment to follow, and estimates
 /// wobble.
-const LOW_CAP_CHANGE: f64 = 0.2;
+const CAP_CHANGE: f64 = 0.2;
 /// While a subscriber's video is paused for bandwidth, the lowest layer's
 /// cap is this share of what would let it resume at the current estimate,
 /// so an estimate that wobbles by a few percent over the resume's hold
 /// still lets it. A cap already between the two is left alone.
 const RESUME_MARGIN: f64 = 0.9;
+
+/// The top layer of a track is capped at its strongest subscriber's share
+/// only from this up: under it a link cannot carry the top layer well
+/// anyway (a 3G downlink of 750 kbit/s), and a top layer priced that low
+/// would have the relay pad such a link toward it, queueing the audio.
+pub const TOP_CAP_MIN_BPS: u64 = 600_000;
+/// The part of what the upgrade's headroom leaves a subscriber that its top
+/// layer is capped at, so that the encoder's overshoot and a few percent of
+/// wobble in the estimate still let the subscriber switch to it.
+const TOP_SHARE_MARGIN: f64 = 0.9;
+
+/// What the subscribers of a track leave its layers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TrackBudget {
+    /// The weakest subscriber's, for the lowest layer.
+    low: LowBudget,
+    /// The strongest subscriber's, for the top layer.
+    top_bps: u64,
+}
 
 /// What the weakest subscriber of a track leaves its lowest layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,7 +71,7 @@ struct LowBudget {
     bps: u64,
     /// `bps` is set by a subscriber whose video of the track is paused for
     /// bandwidth: a cap over what resumes it keeps it paused, so
-    /// [`LOW_CAP_CHANGE`]'s hysteresis may not hold the cap there.
+    /// [`CAP_CHANGE`]'s hysteresis may not hold the cap there.
     for_a_resume: bool,
 }
 
@@ -125,23 +145,15 @@ pub(crate) fn run(
     }
 
     let mut taken: HashMap<TrackKey, LayerSet> = HashMap::new();
-    let mut low_budget: HashMap<TrackKey, LowBudget> = HashMap::new();
+    let mut budgets: HashMap<TrackKey, TrackBudget> = HashMap::new();
     let mut keyframes_wanted: Vec<(String, Mid, Layer)> = Vec::new();
     for s in participants.values_mut() {
-        allocate_for(
-            now,
-            s,
-            &rates,
-            events,
-            &mut taken,
-            &mut low_budget,
-            &mut keyframes_wanted,
-        );
+        allocate_for(now, s, &rates, events, &mut taken, &mut budgets, &mut keyframes_wanted);
         dirty.insert(s.id.clone());
     }
 
     for p in participants.values_mut() {
-        tell_unused_layers(now, p, &taken, &low_budget, events);
+        tell_unused_layers(now, p, &taken, &budgets, events);
     }
     for (origin, mid, layer) in keyframes_wanted {
         if let Some(p) = participants.get_mut(&origin) {
@@ -161,7 +173,7 @@ fn allocate_for(
     rates: &HashMap<TrackKey, LayerRates>,
     events: &mut VecDeque<RelayEvent>,
     taken: &mut HashMap<TrackKey, LayerSet>,
-    low_budget: &mut HashMap<TrackKey, LowBudget>,
+    budgets: &mut HashMap<TrackKey, TrackBudget>,
     keyframes_wanted: &mut Vec<(String, Mid, Layer)>,
 ) {
     let mut tracks = Vec::new();
@@ -214,6 +226,14 @@ fn allocate_for(
     // The allocator resumes a paused video when its floor fits what audio
     // leaves of the estimate, divided by the upgrade headroom.
     let resume_share = (per_track(estimate.saturating_sub(reserve) as f64 / cfg.up_headroom) * RESUME_MARGIN) as u64;
+    // The most this subscriber could switch a video up to: what audio
+    // leaves of the estimate, under the upgrade's headroom. A top layer
+    // costing more than every subscriber's share is taken by nobody, and so
+    // never sent: the specialist's 480p at its 1 Mbit/s cap, toward a
+    // satellite patient whose downlink estimate held at 0.97-1.14 Mbit/s,
+    // for a whole call (bench rural, satellite; decision 0032).
+    let top_share =
+        (estimate.saturating_sub(reserve) as f64 / cfg.up_headroom / tracks.len() as f64 * TOP_SHARE_MARGIN) as u64;
     for t in &s.tracks_out {
         let Some(v) = t.video.as_ref() else { continue };
         if !matches!(t.state, OutState::Open(_)) {
@@ -224,17 +244,22 @@ fn allocate_for(
         // cap for it would move it back and forth with every skip.
         let paused = v.allocator_paused == Some(PauseReason::Bandwidth);
         let bps = if paused { resume_share } else { share };
-        let budget = low_budget.entry((t.origin.clone(), t.mid_in)).or_insert(LowBudget {
-            bps: u64::MAX,
-            for_a_resume: false,
+        let budget = budgets.entry((t.origin.clone(), t.mid_in)).or_insert(TrackBudget {
+            low: LowBudget {
+                bps: u64::MAX,
+                for_a_resume: false,
+            },
+            top_bps: 0,
         });
-        if bps < budget.bps {
-            *budget = LowBudget {
+        budget.top_bps = budget.top_bps.max(top_share);
+        let low = &mut budget.low;
+        if bps < low.bps {
+            *low = LowBudget {
                 bps,
                 for_a_resume: paused,
             };
-        } else if bps == budget.bps {
-            budget.for_a_resume |= paused;
+        } else if bps == low.bps {
+            low.for_a_resume |= paused;
         }
     }
     if s.probe.confirmed(now, estimate, own_estimate && !s.pacer_governs()) {
@@ -590,19 +615,20 @@ fn step_above(track: &VideoTrack, current: Option<Layer>) -> u64 {
 }
 
 /// Tells a publisher which simulcast layers of each track someone takes
-/// (or took within [`crate::publish::STOP_HOLD`]), and what its lowest layer
-/// may cost, when either changed. The lowest layer
+/// (or took within [`crate::publish::STOP_HOLD`]), and what its lowest and
+/// top layers may cost, when any of it changed. The lowest layer
 /// always stays on: resuming it would cost a keyframe and a ramp-up exactly
 /// when a subscriber's link is worst. It is the weakest subscriber's layer,
 /// so it is capped at that subscriber's share of its link: on a 3G downlink
 /// whose estimate wobbles around 300 kbit/s, a 200 kbit/s layer would have
 /// the patient's video paused half the time (measured with `bench/bench
-/// rural --profile rural-3g`); capped at what fits, it keeps flowing.
+/// rural --profile rural-3g`); capped at what fits, it keeps flowing. The
+/// top layer is capped at the strongest subscriber's share (decision 0032).
 fn tell_unused_layers(
     now: Instant,
     p: &mut Participant,
     taken: &HashMap<TrackKey, LayerSet>,
-    low_budget: &HashMap<TrackKey, LowBudget>,
+    budgets: &HashMap<TrackKey, TrackBudget>,
     events: &mut VecDeque<RelayEvent>,
 ) {
     for t in &mut p.tracks_in {
@@ -613,16 +639,21 @@ fn tell_unused_layers(
         let key = (p.id.clone(), t.mid);
         let mut wanted = video.layers_to_keep(now, taken.get(&key).copied().unwrap_or_default());
         wanted.insert(Layer::LOW);
-        let nominal = crate::publish::nominal_bps(video.layer_count(), 0);
-        let cap = low_cap(video.low_cap(), low_budget.get(&key).copied(), nominal);
-        if wanted != video.told_active() || cap != video.low_cap() {
+        let count = video.layer_count();
+        let budget = budgets.get(&key);
+        let told = video.caps();
+        let caps = LayerCaps {
+            low: low_cap(told.low, budget.map(|b| b.low), nominal_bps(count, 0)),
+            top: top_cap(told.top, budget.map(|b| b.top_bps), nominal_bps(count, count - 1)),
+        };
+        if wanted != video.told_active() || caps != told {
             video.tell_active(now, wanted);
-            video.tell_low_cap(cap);
+            video.tell_caps(caps);
             events.push_back(RelayEvent::LayersWanted {
                 participant: p.id.clone(),
                 mid: t.mid.to_string(),
                 rids: video.rids_in(wanted),
-                low_max_bps: cap,
+                max_bps: video.rid_caps(caps),
             });
         }
     }
@@ -630,7 +661,7 @@ fn tell_unused_layers(
 
 /// The cap for a lowest layer: the weakest subscriber's budget, within
 /// [`LOW_CAP_MIN_BPS`] and the layer's nominal rate (`None`: no cap), changed
-/// only by more than [`LOW_CAP_CHANGE`], or down to a paused subscriber's
+/// only by more than [`CAP_CHANGE`], or down to a paused subscriber's
 /// budget when the cap is over what resumes it.
 fn low_cap(current: Option<u64>, budget: Option<LowBudget>, nominal: u64) -> Option<u64> {
     let for_a_resume = budget.is_some_and(|b| b.for_a_resume);
@@ -640,7 +671,24 @@ fn low_cap(current: Option<u64>, budget: Option<LowBudget>, nominal: u64) -> Opt
         .map(|b| b.max(LOW_CAP_MIN_BPS).min(nominal));
     match (current, wanted) {
         (Some(c), Some(w)) if for_a_resume && c as f64 * RESUME_MARGIN > w as f64 => Some(w),
-        (Some(c), Some(w)) if (w as f64 - c as f64).abs() <= c as f64 * LOW_CAP_CHANGE => Some(c),
+        (Some(c), Some(w)) if barely_moved(c, w) => Some(c),
+        _ => wanted,
+    }
+}
+
+/// Whether a cap `wanted` is too close to the `current` one to be worth
+/// telling ([`CAP_CHANGE`]).
+fn barely_moved(current: u64, wanted: u64) -> bool {
+    (wanted as f64 - current as f64).abs() <= current as f64 * CAP_CHANGE
+}
+
+/// The cap for a top layer: the strongest subscriber's share, when that is
+/// at least [`TOP_CAP_MIN_BPS`] and under the layer's nominal rate (`None`:
+/// no cap), changed only by more than [`CAP_CHANGE`].
+fn top_cap(current: Option<u64>, best: Option<u64>, nominal: u64) -> Option<u64> {
+    let wanted = best.filter(|b| (TOP_CAP_MIN_BPS..nominal).contains(b));
+    match (current, wanted) {
+        (Some(c), Some(w)) if barely_moved(c, w) => Some(c),
         _ => wanted,
     }
 }
@@ -818,6 +866,22 @@ mod tests {
         // ...one under it stays, through small dips of the estimate.
         assert_eq!(low_cap(Some(130_000), paused(122_000), nominal), Some(130_000));
         assert_eq!(low_cap(Some(140_000), paused(160_000), nominal), Some(140_000));
+    }
+
+    #[test]
+    fn the_top_layer_is_capped_at_the_strongest_share_within_limits() {
+        let nominal = 1_000_000;
+        assert_eq!(top_cap(None, None, nominal), None, "nobody subscribes");
+        assert_eq!(top_cap(None, Some(1_500_000), nominal), None, "it fits as it is");
+        // The satellite patient's share of a 1 Mbit/s estimate.
+        assert_eq!(top_cap(None, Some(720_000), nominal), Some(720_000));
+        assert_eq!(top_cap(None, Some(450_000), nominal), None, "a 3G link: not capped");
+        // Small wobbles keep the cap; real changes move it; room lifts it.
+        assert_eq!(top_cap(Some(720_000), Some(800_000), nominal), Some(720_000));
+        assert_eq!(top_cap(Some(720_000), Some(900_000), nominal), Some(900_000));
+        assert_eq!(top_cap(Some(720_000), Some(1_000_000), nominal), None);
+        // Falling under the minimum lifts it, however close.
+        assert_eq!(top_cap(Some(620_000), Some(590_000), nominal), None);
     }
 
     #[test]

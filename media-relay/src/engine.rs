@@ -112,14 +112,16 @@ pub enum RelayEvent {
     /// `origin`'s video to `participant` flows again.
     VideoResumed { participant: String, origin: String },
     /// Of the publisher's simulcast track `mid`, only the layers `rids` are
-    /// taken by anyone: it may stop encoding and sending the others. The
-    /// lowest layer should stay under `low_max_bps` when set: the weakest
-    /// subscriber's link, so that it gets video at all (see `adapt.rs`).
+    /// taken by anyone: it may stop encoding and sending the others. Each
+    /// layer named in `max_bps` (RID, bit/s) should stay under its figure:
+    /// the lowest at the weakest subscriber's share of its link, so that
+    /// it gets video at all; the top at the strongest subscriber's, so
+    /// that one can take it at all (see `adapt.rs`).
     LayersWanted {
         participant: String,
         mid: String,
         rids: Vec<String>,
-        low_max_bps: Option<u64>,
+        max_bps: Vec<(String, u64)>,
     },
 }
 

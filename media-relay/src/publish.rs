@@ -44,6 +44,21 @@ pub fn nominal_bps(count: usize, i: usize) -> u64 {
     }
 }
 
+/// What a publisher is asked to keep layers under (bit/s; `None`: its own
+/// limit). The lowest layer at the weakest subscriber's share, so that one
+/// gets a picture at all; the top layer at the strongest subscriber's, so
+/// that one can take it at all (`adapt.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerCaps {
+    pub low: Option<u64>,
+    pub top: Option<u64>,
+}
+
+/// `bps`, but not over `cap`.
+fn capped(bps: u64, cap: Option<u64>) -> u64 {
+    cap.map_or(bps, |c| bps.min(c))
+}
+
 /// A camera layer arriving at fewer frames a second than this, over
 /// [`FPS_WINDOW`], is a slideshow, not video: it is left out as if absent, so
 /// a viewer is told the sender's network paused it (an EDGE uplink) rather
@@ -240,8 +255,8 @@ pub struct PublishedVideo {
     pub keyframes: KeyframeRequests,
     /// The layers the publisher was last asked to send (all, at first).
     told_active: LayerSet,
-    /// The bitrate the lowest layer was last asked to keep under, if any.
-    low_cap: Option<u64>,
+    /// The bitrates the publisher was last asked to keep layers under.
+    caps: LayerCaps,
     /// When a subscriber last took each layer.
     last_taken: [Option<Instant>; MAX_LAYERS],
     /// When the lowest layer was last judged a slideshow.
@@ -272,7 +287,7 @@ impl PublishedVideo {
             frames: Default::default(),
             arriving_since: [None; MAX_LAYERS],
             last_frame_rtp: [None; MAX_LAYERS],
-            low_cap: None,
+            caps: LayerCaps::default(),
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
             low_slideshow_until: None,
@@ -540,14 +555,37 @@ impl PublishedVideo {
         self.told_active
     }
 
-    /// The cap the lowest layer was last asked to keep under.
-    pub fn low_cap(&self) -> Option<u64> {
-        self.low_cap
+    /// The caps the publisher was last asked to keep its layers under.
+    pub fn caps(&self) -> LayerCaps {
+        self.caps
     }
 
-    /// Records the cap the publisher was just asked to keep its lowest layer under.
-    pub fn tell_low_cap(&mut self, cap: Option<u64>) {
-        self.low_cap = cap;
+    /// Records the caps the publisher was just asked to keep its layers under.
+    pub fn tell_caps(&mut self, caps: LayerCaps) {
+        self.caps = caps;
+    }
+
+    /// The cap on layer `i`, if asked for: the lowest layer's, or the top
+    /// layer's of a track with more than one. An encoder follows its cap
+    /// within a second or so, faster than the measurement would, so a
+    /// layer costs no more than it.
+    fn cap_of(&self, i: usize) -> Option<u64> {
+        let count = self.layer_count();
+        match i {
+            0 => self.caps.low,
+            _ if count > 1 && i == count - 1 => self.caps.top,
+            _ => None,
+        }
+    }
+
+    /// `caps` as (RID, bit/s) pairs, for telling the publisher.
+    pub fn rid_caps(&self, caps: LayerCaps) -> Vec<(String, u64)> {
+        let count = self.layer_count();
+        let top = Layer::ALL.get(count.saturating_sub(1)).copied().filter(|_| count > 1);
+        [(Some(Layer::LOW), caps.low), (top, caps.top)]
+            .into_iter()
+            .filter_map(|(layer, cap)| Some((self.rid_of(layer?)?.to_string(), cap?)))
+            .collect()
     }
 
     /// The layers to ask the publisher for, given those subscribers take
@@ -591,6 +629,7 @@ impl PublishedVideo {
             let i = layer.index();
             let stalled = self.stalled(now, i);
             let collapsed = self.on_collapsed_uplink(now, i);
+            let cap = self.cap_of(i);
             let presence = &mut self.presence[i];
             if stalled || collapsed {
                 if presence.absent_until.is_none_or(|t| now >= t) {
@@ -605,10 +644,6 @@ impl PublishedVideo {
                 }
                 continue;
             }
-            // The lowest layer costs no more than it was capped at: its
-            // encoder follows the cap within a second or so, faster than
-            // the measurement would.
-            let cap = if i == 0 { self.low_cap } else { None };
             if let Some(measured) = self.meters[i].bps(now).filter(|&r| r > 0) {
                 presence.absent_until = None;
                 presence.backoff = ABSENT_BACKOFF;
@@ -625,11 +660,11 @@ impl PublishedVideo {
                 let ramping =
                     i > 0 && self.arriving_since[i].is_some_and(|t| now.saturating_duration_since(t) < RAMP_UP);
                 let measured = if ramping {
-                    measured.max(nominal_bps(count, i))
+                    measured.max(capped(nominal_bps(count, i), cap))
                 } else {
                     measured
                 };
-                rates[i] = Some(cap.map_or(measured, |c| measured.min(c)));
+                rates[i] = Some(capped(measured, cap));
                 continue;
             }
             if presence.absent_until.is_some_and(|t| now < t) {
@@ -644,8 +679,7 @@ impl PublishedVideo {
                     continue;
                 }
             }
-            let nominal = nominal_bps(count, i);
-            rates[i] = Some(cap.map_or(nominal, |c| nominal.min(c)));
+            rates[i] = Some(capped(nominal_bps(count, i), cap));
         }
         rates
     }
@@ -661,9 +695,7 @@ impl PublishedVideo {
         let mut out = rates;
         for (i, rate) in out.iter_mut().enumerate().take(count) {
             if rate.is_none() && self.presence[i].absent_until.is_some_and(|t| now < t) {
-                let nominal = nominal_bps(count, i);
-                let cap = if i == 0 { self.low_cap } else { None };
-                *rate = Some(cap.map_or(nominal, |c| nominal.min(c)));
+                *rate = Some(capped(nominal_bps(count, i), self.cap_of(i)));
             }
         }
         out
@@ -717,6 +749,48 @@ mod tests {
         assert_eq!(v.layer_rates(Instant::now()), [Some(200_000), Some(1_000_000), None]);
         let mut three = PublishedVideo::new(vec!["q".into(), "h".into(), "f".into()]);
         assert_eq!(three.layer_rates(Instant::now()), NOMINAL_BPS.map(Some));
+    }
+
+    #[test]
+    fn capped_layers_cost_no_more_than_their_caps() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let caps = LayerCaps {
+            low: Some(120_000),
+            top: Some(700_000),
+        };
+        let mut two = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        two.tell_caps(caps);
+        assert_eq!(
+            two.layer_rates(at(0)),
+            [Some(120_000), Some(700_000), None],
+            "unmeasured"
+        );
+        assert_eq!(
+            two.rid_caps(caps),
+            vec![("h".to_string(), 120_000), ("f".to_string(), 700_000)]
+        );
+        // Arriving over the cap (the encoder not yet down to it), and the
+        // top layer still ramping, when it costs at least its nominal rate.
+        for ms in (0..1000).step_by(33) {
+            two.record(at(ms), Layer::LOW, 1000);
+            two.record(at(ms), Layer::MID, 4000);
+        }
+        assert_eq!(two.layer_rates(at(1000)), [Some(120_000), Some(700_000), None]);
+        // The middle of three layers is never capped; the top is the third.
+        let mut three = PublishedVideo::new(vec!["q".into(), "h".into(), "f".into()]);
+        three.tell_caps(caps);
+        assert_eq!(
+            three.layer_rates(at(0)),
+            [Some(120_000), Some(NOMINAL_BPS[1]), Some(700_000)]
+        );
+        assert_eq!(
+            three.rid_caps(caps),
+            vec![("q".to_string(), 120_000), ("f".to_string(), 700_000)]
+        );
+        // A single layer is the lowest, never a top.
+        let one = PublishedVideo::new(vec!["h".into()]);
+        assert_eq!(one.rid_caps(caps), vec![("h".to_string(), 120_000)]);
     }
 
     #[test]

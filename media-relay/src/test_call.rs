@@ -158,10 +158,16 @@ async fn signal(
                     let _ = relay.accept_answer(participant.clone(), answer).await;
                 }
             }
-            RelayEvent::LayersWanted { participant, rids, .. } => {
+            RelayEvent::LayersWanted {
+                participant,
+                rids,
+                max_bps,
+                ..
+            } => {
                 let client = clients.lock().unwrap().get(participant).cloned();
                 if let Some(client) = client {
                     client.set_active_rids(rids);
+                    client.set_caps(max_bps);
                 }
             }
             _ => {}

@@ -41,6 +41,14 @@ pub const RIDS: [&str; 3] = ["q", "h", "f"];
 /// Frame size per simulcast layer at 30 fps: about 150, 500 and 1200 kbit/s,
 /// what Chrome sends for a 640×360 camera in three layers.
 const LAYER_FRAME_BYTES: [usize; 3] = [600, 2_000, 5_000];
+/// Video frames a second (one every 2970 ticks of 90 kHz).
+const FPS: u64 = 30;
+
+/// A layer's frame size, `full` shrunk to keep the layer under `cap` (bit/s).
+fn capped_frame_bytes(full: usize, cap: Option<u64>) -> usize {
+    cap.map_or(full, |bps| full.min((bps / 8 / FPS) as usize).max(1))
+}
+
 /// Without simulcast, frames stay small: those tests check routing, not rates.
 const SINGLE_FRAME_BYTES: usize = 24;
 
@@ -164,6 +172,10 @@ pub struct PeerOptions {
     /// VP8 descriptor, base-layer and upper-layer frames alternating
     /// (keyframes always base). Without it str0m's packetizer writes none.
     pub temporal_layers: bool,
+    /// Keep each simulcast layer under the cap the relay asked for (a
+    /// browser's `maxBitrate`): its frames shrink to fit. Off, every layer
+    /// sends at its own rate whatever the relay asks.
+    pub follows_caps: bool,
 }
 
 struct State {
@@ -178,6 +190,8 @@ struct State {
     options: PeerOptions,
     /// Layers (by index) the relay wants; the others are not sent.
     active: [bool; 3],
+    /// Caps (bit/s) the relay asked the layers to keep under.
+    caps: [Option<u64>; 3],
     /// Layers whose next frame must be a keyframe (asked for by the relay).
     keyframe_due: [bool; 3],
     /// Layers not sent whatever the relay asks, as a browser's encoder
@@ -237,6 +251,7 @@ impl Client {
             received: Received::default(),
             options,
             active: [true; 3],
+            caps: [None; 3],
             keyframe_due: [true; 3],
             stalled: [false; 3],
             keyframes_held: false,
@@ -328,6 +343,16 @@ impl Client {
         let mut s = self.state.lock().unwrap();
         for (i, rid) in RIDS.iter().enumerate() {
             s.active[i] = rids.iter().any(|r| r == rid);
+        }
+    }
+
+    /// Records the caps (RID, bit/s) the relay asked layers to keep under;
+    /// a layer not named has none. Followed with
+    /// [`PeerOptions::follows_caps`].
+    pub fn set_caps(&self, caps: &[(String, u64)]) {
+        let mut s = self.state.lock().unwrap();
+        for (i, rid) in RIDS.iter().enumerate() {
+            s.caps[i] = caps.iter().find(|(r, _)| r == rid).map(|&(_, bps)| bps);
         }
     }
 
@@ -543,6 +568,7 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         let keyframe =
             kind == MediaKind::Video && !s.keyframes_held && (s.keyframe_due[i] || counter % KEYFRAME_EVERY == 0);
         let size = match rid {
+            Some(_) if s.options.follows_caps => capped_frame_bytes(LAYER_FRAME_BYTES[i], s.caps[i]),
             Some(_) => LAYER_FRAME_BYTES[i],
             None => SINGLE_FRAME_BYTES,
         };

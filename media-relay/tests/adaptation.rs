@@ -126,6 +126,48 @@ async fn a_throttled_subscriber_moves_down_a_layer_and_back_up() {
     );
 }
 
+/// The relay's top-layer cap (decision 0032): beto's link carries 1.1
+/// Mbit/s, never ana's 1.2 Mbit/s top layer. Ana is asked to keep that
+/// layer under beto's share, follows it as a browser does, and beto gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_top_layer_no_subscriber_can_take_is_capped_until_one_can() {
+    let mut call = Call::start().await;
+    let link = LinkProxy::start(
+        call.relay.local_addr(),
+        Impairment::NONE,
+        Impairment::rate(1_100_000, Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    let publisher = PeerOptions {
+        simulcast: true,
+        follows_caps: true,
+        ..PeerOptions::default()
+    };
+    let ana = call.join_with("consult-4", "ana", publisher, None).await;
+    let beto = call
+        .join_with("consult-4", "beto", PeerOptions::default(), Some(link.addr()))
+        .await;
+
+    wait_long(&beto, "ana's top layer, capped", |r| r.latest_layer(ana.tag) == Some(2)).await;
+    let cap = call
+        .events()
+        .iter()
+        .rev()
+        .filter_map(|e| match e {
+            RelayEvent::LayersWanted {
+                participant, max_bps, ..
+            } if participant == "ana" => max_bps.iter().find(|(rid, _)| rid == "f").map(|&(_, bps)| bps),
+            _ => None,
+        })
+        .next();
+    assert!(
+        cap.is_some_and(|bps| bps < 1_100_000),
+        "ana's top layer not capped under beto's link: {cap:?}"
+    );
+    assert_eq!(beto.received().corrupt, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_a_very_low_limit_video_pauses_audio_flows_and_video_comes_back() {
     let mut call = Call::start().await;

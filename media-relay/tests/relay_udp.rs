@@ -79,6 +79,7 @@ async fn picture_ids_and_temporal_layers_reach_the_subscriber_in_one_series_acro
     let options = PeerOptions {
         simulcast: true,
         temporal_layers: true,
+        ..PeerOptions::default()
     };
     let ana = call.join_with("consult-1", "ana", options, None).await;
     let beto = call.join("consult-1", "beto").await;
@@ -167,6 +168,7 @@ async fn a_subscriber_on_a_lossy_link_gets_every_frame_through_retransmission() 
     let options = PeerOptions {
         simulcast: true,
         temporal_layers: true,
+        ..PeerOptions::default()
     };
     let ana = call.join_with("consult-1", "ana", options, None).await;
     let beto = call

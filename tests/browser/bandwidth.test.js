@@ -5,8 +5,9 @@
 // says so; the patient's screen shows "video paused to keep the audio clear"
 // instead of a frozen frame while audio keeps arriving; the specialist's
 // browser is told to stop the simulcast layers nobody takes. When the link
-// recovers, video comes back by itself, and the notice lifts as a new frame
-// is shown, not before.
+// recovers (to 1.2 Mbit/s), video comes back by itself, and the notice lifts
+// as a new frame is shown, not before; the specialist's 480p, which would
+// not fit at its own 1 Mbit/s, comes back capped under the patient's share.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,11 +15,12 @@ import {
   shot, until, inbound, mediaFlows, callWorld, specialistEntersCall, patientWaits, freeUdpPort, startLinkEmulator,
 } from './helpers.js';
 
-/** The active flag of each of the page's outgoing video encodings, by RID. */
-function activeEncodings(page) {
+/** The active flag and cap of each of the page's outgoing video encodings, by RID. */
+function encodings(page) {
   return page.evaluate(() => {
     const sender = window.__cercaPeer?.getSenders().find((s) => s.track?.kind === 'video');
-    return Object.fromEntries((sender?.getParameters().encodings ?? []).map((e) => [e.rid, e.active]));
+    return Object.fromEntries((sender?.getParameters().encodings ?? [])
+      .map((e) => [e.rid, { active: e.active, maxBitrate: e.maxBitrate }]));
   });
 }
 
@@ -53,9 +55,9 @@ describe('a patient on a very slow link', () => {
 
     // The specialist's browser sends simulcast: two encodings, the lower
     // always on (the upper one only while the patient's link takes it).
-    const encodings = await activeEncodings(doc);
-    assert.deepEqual(Object.keys(encodings).sort(), ['f', 'h']);
-    assert.equal(encodings.h, true);
+    const sent = await encodings(doc);
+    assert.deepEqual(Object.keys(sent).sort(), ['f', 'h']);
+    assert.equal(sent.h.active, true);
 
     // Note when the patient's page last showed a frame of the specialist.
     // Installed before any pause, so this callback runs before the one the
@@ -84,8 +86,8 @@ describe('a patient on a very slow link', () => {
       { timeout: 20000, interval: 250, what: 'audio while video is paused' });
     // Nobody takes the specialist's upper layers now: the browser stops them.
     await until(async () => {
-      const e = await activeEncodings(doc);
-      return e.h === true && e.f === false;
+      const e = await encodings(doc);
+      return e.h.active === true && e.f.active === false;
     }, { timeout: 20000, interval: 250, what: 'the specialist stops unused layers' });
     await shot(pat, 'bandwidth-01-patient-video-paused');
 
@@ -98,8 +100,8 @@ describe('a patient on a very slow link', () => {
       }).observe(el, { attributes: true, attributeFilter: ['data-paused'] });
     });
 
-    // The link recovers: video returns by itself.
-    await link.set('down off');
+    // The link recovers to 1.2 Mbit/s: video returns by itself.
+    await link.set('down 1200');
     await tile.getByText('Video en pausa para que el audio se escuche bien.').waitFor({ state: 'hidden', timeout: 40000 });
     assert.equal(await tile.getAttribute('data-paused'), 'false');
     // The notice lifted on a new frame, not on the relay's word alone:
@@ -108,8 +110,15 @@ describe('a patient on a very slow link', () => {
     const frameAge = await pat.evaluate(() => window.__frameAgeWhenLifted);
     assert.ok(frameAge < 100, `the notice lifted ${frameAge} ms after the last frame shown`);
     await mediaFlows(pat, 'patient after recovery');
-    await until(async () => (await activeEncodings(doc)).f === true,
-      { timeout: 40000, interval: 250, what: 'the specialist resumes the top layer' });
+    // That link carries the specialist's 480p, though not at the layer's
+    // own 1 Mbit/s: the relay caps the layer under the patient's share of
+    // the link (decision 0032), and the patient gets it.
+    await until(async () => {
+      const { f } = await encodings(doc);
+      return f.active === true && f.maxBitrate <= 900_000;
+    }, { timeout: 40000, interval: 250, what: 'the specialist resumes the top layer, capped' });
+    await until(async () => (await inbound(pat)).frameHeight >= 480,
+      { timeout: 40000, interval: 250, what: "the specialist's 480p at the patient" });
     await shot(pat, 'bandwidth-02-patient-video-back');
   });
 });

@@ -216,15 +216,16 @@ export async function kioskWaits(page, patientName) {
   await page.getByText('Esperando al especialista…').waitFor();
 }
 
-/** Inbound totals from the page's RTCPeerConnection (the `window.__cercaPeer` test hook). */
+/** Inbound totals from the page's RTCPeerConnection (the `window.__cercaPeer` test hook), and the largest video height received. */
 export function inbound(page) {
   return page.evaluate(async () => {
     const pc = window.__cercaPeer;
     if (!pc) return null;
-    const out = { framesDecoded: 0, audioPackets: 0 };
+    const out = { framesDecoded: 0, audioPackets: 0, frameHeight: 0 };
     (await pc.getStats()).forEach((s) => {
       if (s.type !== 'inbound-rtp') return;
       if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
+      if (s.kind === 'video') out.frameHeight = Math.max(out.frameHeight, s.frameHeight ?? 0);
       if (s.kind === 'audio') out.audioPackets += s.packetsReceived ?? 0;
     });
     return out;

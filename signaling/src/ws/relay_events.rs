@@ -52,23 +52,15 @@ pub async fn route(mut events: RelayEvents, rooms: Arc<Rooms>) {
                 participant,
                 mid,
                 rids,
-                low_max_bps,
-            } => {
-                // The cap is on the lowest encoding, the first RID listed.
-                let max_bitrate = low_max_bps
-                    .zip(rids.first().cloned())
-                    .map(|(bps, rid)| (rid, bps))
-                    .into_iter()
-                    .collect();
-                rooms.send_to(
-                    &participant,
-                    ServerMessage::Layers {
-                        mid,
-                        active: rids,
-                        max_bitrate,
-                    },
-                )
-            }
+                max_bps,
+            } => rooms.send_to(
+                &participant,
+                ServerMessage::Layers {
+                    mid,
+                    active: rids,
+                    max_bitrate: max_bps.into_iter().collect(),
+                },
+            ),
         }
     }
     tracing::debug!("relay events ended");
