@@ -38,6 +38,7 @@
 //! | `vp8_packetize` | cut a forwarded VP8 frame into packets with its picture id and temporal layer, and number them |
 //! | [`layer`] | name simulcast layers (`Layer`, `LayerSet`) |
 //! | [`rewrite`] | per subscriber and track: one continuous stream across layer switches |
+//! | `temporal_chain` | per subscriber and track: which frames still decode after a frame is lost for good |
 //! | [`allocator`] | per subscriber: which layer of each video track fits the estimate, or pause |
 //! | `outage` | a participant's link going silent and coming back: hold, then restart, the estimate |
 //! | `nack_pause` | which layers of a published video the relay NACKs: none just after an outage, only the lowest on a congested uplink |
@@ -111,6 +112,7 @@ mod send_queue;
 pub mod stats;
 pub mod stun;
 pub mod tcp;
+mod temporal_chain;
 pub mod udp;
 pub mod vp8;
 mod vp8_packetize;

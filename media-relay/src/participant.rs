@@ -24,6 +24,7 @@ use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
 use crate::rtp::Unwrapper;
 use crate::send_queue::{self, EstimateTrend, KeyframeWritten, QueueNow, WrittenLog};
 use crate::stats::StatsCollector;
+use crate::temporal_chain::{FrameLayers, TemporalChain, Verdict};
 use crate::vp8::PictureId;
 use crate::vp8_packetize::{vp8_extra, FrameDescriptor, Temporal, Vp8Sender};
 
@@ -108,6 +109,8 @@ pub(crate) struct VideoOut {
     /// The publisher's round trip to the relay, the least queue limit
     /// (`send_queue::limit_for_publisher`).
     publisher_rtt: Option<Duration>,
+    /// Which frames of the forwarded layer still decode after a gap.
+    chain: TemporalChain,
 }
 
 /// Who numbers the packets of an outgoing video track.
@@ -149,6 +152,7 @@ impl TrackOut {
             last_keyframe: None,
             written: WrittenLog::default(),
             publisher_rtt: None,
+            chain: TemporalChain::default(),
         });
         TrackOut {
             origin,
@@ -568,12 +572,24 @@ impl Participant {
             (Some(video), Some(layer)) => {
                 // str0m hands on a frame past a gap it gave up on (loss it
                 // could not repair, NACKs paused after an outage) marked not
-                // contiguous: it refers to a picture the subscriber never
-                // got, and a browser decodes it without complaint into a
-                // smeared picture. The layer goes on at its next keyframe.
-                if !data.contiguous && video.rewriter.current() == Some(layer) {
-                    tracing::debug!(participant = %self.id, origin, keyframe = data.is_keyframe(), "video frame past a gap: restarting on a keyframe");
-                    video.rewriter.drop_current();
+                // contiguous. One that refers to a picture the subscriber
+                // never got, a browser decodes without complaint into a
+                // smeared picture: it is skipped, or, when a base-layer
+                // frame may be missing, the layer goes on at its next
+                // keyframe (`temporal_chain.rs`).
+                if video.rewriter.current() == Some(layer) {
+                    let layers = FrameLayers::of(vp8);
+                    match video.chain.judge(layers, data.is_keyframe(), data.contiguous) {
+                        Verdict::Forward if !data.contiguous => {
+                            tracing::debug!(participant = %self.id, origin, temporal_id = layers.map(|l| l.temporal_id), "video frame past a gap: its base layer is whole, going on");
+                        }
+                        Verdict::Forward => {}
+                        Verdict::Skip => return None,
+                        Verdict::Restart => {
+                            tracing::debug!(participant = %self.id, origin, keyframe = data.is_keyframe(), "video frame past a gap: restarting on a keyframe");
+                            video.rewriter.drop_current();
+                        }
+                    }
                 }
                 let incoming = data.time.rebase(Frequency::NINETY_KHZ);
                 let current = video.rewriter.current();
@@ -606,6 +622,7 @@ impl Participant {
                 match video.rewriter.rewrite(at, layer, &packet) {
                     Decision::Forward(f) => {
                         if packet.keyframe_start {
+                            video.chain.started(FrameLayers::of(vp8));
                             tracing::debug!(participant = %self.id, origin, layer = layer.index(), bytes = data.data.len(), "keyframe forwarded");
                             video.last_keyframe = Some(KeyframeWritten {
                                 at,

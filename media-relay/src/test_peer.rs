@@ -167,8 +167,9 @@ impl Received {
 pub struct PeerOptions {
     /// Send video as three simulcast layers ([`RIDS`]).
     pub simulcast: bool,
-    /// Number video frames and give each two temporal layers, as Chrome
-    /// does: picture ids, TL0PICIDX and the temporal layer index in the
+    /// Number video frames and give each temporal layers, as Chrome does
+    /// (two here, every upper frame a sync frame; Chrome sends three,
+    /// `L1T3`): picture ids, TL0PICIDX and the temporal layer index in the
     /// VP8 descriptor, base-layer and upper-layer frames alternating
     /// (keyframes always base). Without it str0m's packetizer writes none.
     pub temporal_layers: bool,
@@ -192,6 +193,10 @@ struct State {
     active: [bool; 3],
     /// Caps (bit/s) the relay asked the layers to keep under.
     caps: [Option<u64>; 3],
+    /// The temporal layer whose next delta frame loses its tail for good.
+    lose_next: Option<u8>,
+    /// Counters of the video frames lost so.
+    lost: Vec<u32>,
     /// Layers whose next frame must be a keyframe (asked for by the relay).
     keyframe_due: [bool; 3],
     /// Layers not sent whatever the relay asks, as a browser's encoder
@@ -252,6 +257,8 @@ impl Client {
             options,
             active: [true; 3],
             caps: [None; 3],
+            lose_next: None,
+            lost: Vec::new(),
             keyframe_due: [true; 3],
             stalled: [false; 3],
             keyframes_held: false,
@@ -354,6 +361,20 @@ impl Client {
         for (i, rid) in RIDS.iter().enumerate() {
             s.caps[i] = caps.iter().find(|(r, _)| r == rid).map(|&(_, bps)| bps);
         }
+    }
+
+    /// Loses the next delta frame of temporal layer `temporal_id` for good
+    /// (with [`PeerOptions::temporal_layers`]; of every simulcast layer):
+    /// its last packet is numbered and never sent, so the relay's NACKs for
+    /// it go unanswered, str0m gives the frame up, and hands on the frame
+    /// after it past a gap.
+    pub fn lose_next_frame(&self, temporal_id: u8) {
+        self.state.lock().unwrap().lose_next = Some(temporal_id);
+    }
+
+    /// The counters of the video frames lost by [`Self::lose_next_frame`].
+    pub fn lost_frames(&self) -> Vec<u32> {
+        self.state.lock().unwrap().lost.clone()
     }
 
     /// Stops (or restarts) sending simulcast layer `layer` whatever the
@@ -561,6 +582,7 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         (MediaKind::Video, true) => &[Some(RIDS[0]), Some(RIDS[1]), Some(RIDS[2])],
         _ => &[None],
     };
+    let mut lost = false;
     for (i, rid) in layers.iter().enumerate() {
         if !s.active[i] || (kind == MediaKind::Video && s.stalled[i]) {
             continue;
@@ -574,7 +596,7 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
         };
         let data = payload(tag, kind, i as u8, counter, keyframe, size);
         if kind == MediaKind::Video && s.options.temporal_layers {
-            write_with_temporal_layers(s, i, mid, rid.map(Rid::from), pt, time, keyframe, &data);
+            lost |= write_with_temporal_layers(s, i, mid, rid.map(Rid::from), pt, time, keyframe, &data);
         } else {
             let Some(mut writer) = s.rtc.writer(mid) else { return };
             if let Some(rid) = rid {
@@ -589,12 +611,17 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
             s.layer_frames[i] += 1;
         }
     }
+    if lost {
+        s.lose_next = None;
+        s.lost.push(counter);
+    }
     s.sent.insert(kind, counter + 1);
 }
 
 /// Writes a video frame of `layer` with its picture id (the layer's frame
 /// count) and two temporal layers: base and upper frames alternate, and a
-/// keyframe is always base.
+/// keyframe is always base. Returns whether it was lost instead
+/// ([`Client::lose_next_frame`]).
 #[allow(clippy::too_many_arguments)]
 fn write_with_temporal_layers(
     s: &mut State,
@@ -605,7 +632,7 @@ fn write_with_temporal_layers(
     time: MediaTime,
     keyframe: bool,
     data: &[u8],
-) {
+) -> bool {
     let temporal_id = if keyframe { 0 } else { (s.layer_frames[layer] % 2) as u8 };
     if temporal_id == 0 {
         s.tl0picidx[layer] = s.tl0picidx[layer].wrapping_add(1);
@@ -619,10 +646,15 @@ fn write_with_temporal_layers(
             layer_sync: temporal_id == 1,
         }),
     };
+    let lost = !keyframe && s.lose_next == Some(temporal_id);
+    if lost {
+        s.vp8[layer].lose_tail_of_next_frame();
+    }
     let State { rtc, vp8, .. } = s;
     if let Some(stream) = rtc.direct_api().stream_tx_by_mid(mid, rid) {
         vp8[layer].write(stream, pt, Instant::now(), time.numer() as u32, data, &desc);
     }
+    lost
 }
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than [`PATIENCE`].

@@ -141,12 +141,16 @@ pub fn packetize(frame: &[u8], desc: &FrameDescriptor, budget: usize) -> Vec<Vec
 #[derive(Debug)]
 pub struct Vp8Sender {
     next_seq: u64,
+    #[cfg(feature = "test-peer")]
+    lose_tail: bool,
 }
 
 impl Vp8Sender {
     pub fn new(first_seq: u16) -> Vp8Sender {
         Vp8Sender {
             next_seq: u64::from(first_seq),
+            #[cfg(feature = "test-peer")]
+            lose_tail: false,
         }
     }
 
@@ -167,6 +171,10 @@ impl Vp8Sender {
         for (i, payload) in packets.iter().enumerate() {
             let seq = SeqNo::from(self.next_seq);
             self.next_seq += 1;
+            #[cfg(feature = "test-peer")]
+            if i == last && std::mem::take(&mut self.lose_tail) {
+                continue;
+            }
             stream.write_rtp(
                 RtpWrite::new(pt, seq, timestamp, wallclock, payload.as_slice())
                     .marker(i == last)
@@ -174,6 +182,13 @@ impl Vp8Sender {
             );
         }
         !packets.is_empty()
+    }
+
+    /// The next frame's last packet is numbered but never written: its tail
+    /// lost on the way for good, NACKs for it unanswered (the test peer's).
+    #[cfg(feature = "test-peer")]
+    pub fn lose_tail_of_next_frame(&mut self) {
+        self.lose_tail = true;
     }
 }
 

@@ -8,6 +8,7 @@
 mod common;
 
 use common::{within, Call, Client, Impairment, LinkProxy, PeerOptions, VideoFrame};
+use media_relay::test_peer::KEYFRAME_EVERY;
 use media_relay::{LeaveReason, RelayError, RelayEvent};
 use std::time::Duration;
 use str0m::media::MediaKind;
@@ -197,6 +198,68 @@ async fn a_subscriber_on_a_lossy_link_gets_every_frame_through_retransmission() 
         given_up.is_empty(),
         "frames lost for good (before, after): {given_up:?}; link {down:?}"
     );
+}
+
+/// A video frame lost for good on the way to the relay (its last packet
+/// never sent, the relay's NACKs unanswered, str0m gives it up). An upper
+/// temporal layer's: the base frame after it goes on as it is (decision
+/// 0033). A base frame: nothing after it is forwarded until a keyframe, as
+/// everything after it refers to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_lost_for_good_costs_a_keyframe_only_on_the_base_layer() {
+    let mut call = Call::start().await;
+    // Simulcast for frames of several packets (the top layer's): str0m
+    // gives up a frame it has only part of.
+    let options = PeerOptions {
+        simulcast: true,
+        temporal_layers: true,
+        ..PeerOptions::default()
+    };
+    let ana = call.join_with("consult-6", "ana", options, None).await;
+    let beto = call.join("consult-6", "beto").await;
+    let tag = ana.tag;
+    beto.wait_for_within("ana's top layer", SWITCH_PATIENCE, |r| r.latest_layer(tag) == Some(2))
+        .await;
+
+    for (temporal_id, what) in [(1, "an upper frame"), (0, "a base frame")] {
+        // Well clear of ana's periodic keyframes, which would restart the
+        // picture anyway.
+        beto.wait_for("ana's video, between her keyframes", |r| {
+            r.video_from(tag)
+                .last()
+                .is_some_and(|f| (10..40).contains(&(f.counter % KEYFRAME_EVERY)))
+        })
+        .await;
+        let lost_before = ana.lost_frames().len();
+        ana.lose_next_frame(temporal_id);
+        beto.wait_for("frames after the lost one", |r| {
+            r.video_from(tag)
+                .last()
+                .is_some_and(|f| f.counter % KEYFRAME_EVERY >= 50)
+        })
+        .await;
+        let lost = ana.lost_frames()[lost_before];
+        let received = beto.received();
+        let after = received
+            .video_from(tag)
+            .iter()
+            .find(|f| f.counter > lost)
+            .expect("a frame after the lost one");
+        if temporal_id == 0 {
+            assert!(
+                after.keyframe,
+                "{what} lost: frame {} forwarded, not a keyframe",
+                after.counter
+            );
+        } else {
+            assert_eq!(
+                (after.counter, after.keyframe),
+                (lost + 1, false),
+                "{what} lost: the base frame after it did not go on"
+            );
+        }
+        assert_eq!(received.corrupt, 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
