@@ -648,7 +648,7 @@ fn tell_unused_layers(
         };
         if wanted != video.told_active() || caps != told {
             video.tell_active(now, wanted);
-            video.tell_caps(caps);
+            video.tell_caps(now, caps);
             events.push_back(RelayEvent::LayersWanted {
                 participant: p.id.clone(),
                 mid: t.mid.to_string(),
@@ -682,14 +682,21 @@ fn barely_moved(current: u64, wanted: u64) -> bool {
     (wanted as f64 - current as f64).abs() <= current as f64 * CAP_CHANGE
 }
 
-/// The cap for a top layer: the strongest subscriber's share, when that is
-/// at least [`TOP_CAP_MIN_BPS`] and under the layer's nominal rate (`None`:
-/// no cap), changed only by more than [`CAP_CHANGE`].
+/// The cap for a top layer: the strongest subscriber's share `best`, when
+/// that is at least [`TOP_CAP_MIN_BPS`] and under the layer's nominal rate
+/// (`None`: no cap). A cap is kept while the share (up to the nominal rate)
+/// moves by no more than [`CAP_CHANGE`], at either end of that range too,
+/// so a share wobbling across an end does not lift and set it on every
+/// pass; but not once the subscriber could no longer switch up to it (over
+/// the share without its margin): [`CAP_CHANGE`] is wider than
+/// [`TOP_SHARE_MARGIN`], and a cap set on a higher estimate kept the
+/// layer out of reach.
 fn top_cap(current: Option<u64>, best: Option<u64>, nominal: u64) -> Option<u64> {
-    let wanted = best.filter(|b| (TOP_CAP_MIN_BPS..nominal).contains(b));
-    match (current, wanted) {
-        (Some(c), Some(w)) if barely_moved(c, w) => Some(c),
-        _ => wanted,
+    let best = best?;
+    match current {
+        Some(c) if barely_moved(c, best.min(nominal)) && c as f64 * TOP_SHARE_MARGIN <= best as f64 => Some(c),
+        _ if (TOP_CAP_MIN_BPS..nominal).contains(&best) => Some(best),
+        _ => None,
     }
 }
 
@@ -879,9 +886,16 @@ mod tests {
         // Small wobbles keep the cap; real changes move it; room lifts it.
         assert_eq!(top_cap(Some(720_000), Some(800_000), nominal), Some(720_000));
         assert_eq!(top_cap(Some(720_000), Some(900_000), nominal), Some(900_000));
-        assert_eq!(top_cap(Some(720_000), Some(1_000_000), nominal), None);
-        // Falling under the minimum lifts it, however close.
-        assert_eq!(top_cap(Some(620_000), Some(590_000), nominal), None);
+        assert_eq!(top_cap(Some(720_000), Some(1_200_000), nominal), None);
+        // Wobbles across either end keep it too...
+        assert_eq!(top_cap(Some(950_000), Some(1_050_000), nominal), Some(950_000));
+        assert_eq!(top_cap(Some(620_000), Some(590_000), nominal), Some(620_000));
+        // ...but a real fall under the minimum lifts it.
+        assert_eq!(top_cap(Some(620_000), Some(450_000), nominal), None);
+        // A fall the hysteresis would hide, but that leaves the subscriber
+        // unable to switch up to the cap (825 kbit/s set at a 1.14 Mbit/s
+        // estimate, the share now 697 kbit/s at 0.97 Mbit/s): it moves.
+        assert_eq!(top_cap(Some(825_000), Some(697_000), nominal), Some(697_000));
     }
 
     #[test]

@@ -580,7 +580,7 @@ impl Participant {
                 if video.rewriter.current() == Some(layer) {
                     let layers = FrameLayers::of(vp8);
                     match video.chain.judge(layers, data.is_keyframe(), data.contiguous) {
-                        Verdict::Forward if !data.contiguous => {
+                        Verdict::Forward if !data.contiguous && !data.is_keyframe() => {
                             tracing::debug!(participant = %self.id, origin, temporal_id = layers.map(|l| l.temporal_id), "video frame past a gap: its base layer is whole, going on");
                         }
                         Verdict::Forward => {}

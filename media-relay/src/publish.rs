@@ -67,6 +67,10 @@ fn capped(bps: u64, cap: Option<u64>) -> u64 {
 pub const MIN_FPS: usize = 5;
 /// How long a higher layer that just started costs at least its nominal rate.
 pub const RAMP_UP: Duration = Duration::from_secs(3);
+/// How long after a top layer's cap changed the layer is priced at it
+/// whatever it measures: its encoder follows a cap within a second or so,
+/// and the rate meter a moment later.
+pub const CAP_FOLLOWED_WITHIN: Duration = Duration::from_secs(3);
 const FPS_WINDOW: Duration = Duration::from_secs(2);
 /// A lowest layer judged a slideshow within this long is offered again only
 /// once it has arrived for [`PROOF`] with no gap longer than two frames at
@@ -255,8 +259,10 @@ pub struct PublishedVideo {
     pub keyframes: KeyframeRequests,
     /// The layers the publisher was last asked to send (all, at first).
     told_active: LayerSet,
-    /// The bitrates the publisher was last asked to keep layers under.
+    /// The bitrates the publisher was last asked to keep layers under,
+    /// and when they last changed.
     caps: LayerCaps,
+    caps_told_at: Option<Instant>,
     /// When a subscriber last took each layer.
     last_taken: [Option<Instant>; MAX_LAYERS],
     /// When the lowest layer was last judged a slideshow.
@@ -288,6 +294,7 @@ impl PublishedVideo {
             arriving_since: [None; MAX_LAYERS],
             last_frame_rtp: [None; MAX_LAYERS],
             caps: LayerCaps::default(),
+            caps_told_at: None,
             last_taken: [None; MAX_LAYERS],
             low_slideshow_at: None,
             low_slideshow_until: None,
@@ -561,28 +568,48 @@ impl PublishedVideo {
     }
 
     /// Records the caps the publisher was just asked to keep its layers under.
-    pub fn tell_caps(&mut self, caps: LayerCaps) {
+    pub fn tell_caps(&mut self, now: Instant, caps: LayerCaps) {
+        if caps != self.caps {
+            self.caps_told_at = Some(now);
+        }
         self.caps = caps;
     }
 
+    /// The top layer of a track with more than one: the one
+    /// [`LayerCaps::top`] is for.
+    fn top_layer(&self) -> Option<Layer> {
+        let count = self.layer_count().min(MAX_LAYERS);
+        (count > 1).then(|| Layer::ALL[count - 1])
+    }
+
     /// The cap on layer `i`, if asked for: the lowest layer's, or the top
-    /// layer's of a track with more than one. An encoder follows its cap
-    /// within a second or so, faster than the measurement would, so a
-    /// layer costs no more than it.
+    /// layer's. An encoder follows its cap within a second or so, faster
+    /// than the measurement would, so a layer costs no more than it.
     fn cap_of(&self, i: usize) -> Option<u64> {
-        let count = self.layer_count();
         match i {
             0 => self.caps.low,
-            _ if count > 1 && i == count - 1 => self.caps.top,
+            _ if self.top_layer().is_some_and(|l| l.index() == i) => self.caps.top,
             _ => None,
         }
     }
 
+    /// The cap a layer arriving at `measured` costs no more than. The top
+    /// layer's only for [`CAP_FOLLOWED_WITHIN`] after it changed: past
+    /// that, a top layer measured over its cap is one the publisher does
+    /// not follow it for (a delayed `setParameters`), and pricing it at the
+    /// cap would switch a subscriber up onto more than its link takes. The
+    /// lowest layer's always: its cap is a weak subscriber's whole picture,
+    /// and its keyframes measured over it would pause that picture.
+    fn cap_on_measured(&self, now: Instant, i: usize) -> Option<u64> {
+        let followed = self
+            .caps_told_at
+            .is_some_and(|t| now.saturating_duration_since(t) < CAP_FOLLOWED_WITHIN);
+        self.cap_of(i).filter(|_| i == 0 || followed)
+    }
+
     /// `caps` as (RID, bit/s) pairs, for telling the publisher.
     pub fn rid_caps(&self, caps: LayerCaps) -> Vec<(String, u64)> {
-        let count = self.layer_count();
-        let top = Layer::ALL.get(count.saturating_sub(1)).copied().filter(|_| count > 1);
-        [(Some(Layer::LOW), caps.low), (top, caps.top)]
+        [(Some(Layer::LOW), caps.low), (self.top_layer(), caps.top)]
             .into_iter()
             .filter_map(|(layer, cap)| Some((self.rid_of(layer?)?.to_string(), cap?)))
             .collect()
@@ -630,6 +657,7 @@ impl PublishedVideo {
             let stalled = self.stalled(now, i);
             let collapsed = self.on_collapsed_uplink(now, i);
             let cap = self.cap_of(i);
+            let cap_on_measured = self.cap_on_measured(now, i);
             let presence = &mut self.presence[i];
             if stalled || collapsed {
                 if presence.absent_until.is_none_or(|t| now >= t) {
@@ -664,7 +692,7 @@ impl PublishedVideo {
                 } else {
                     measured
                 };
-                rates[i] = Some(capped(measured, cap));
+                rates[i] = Some(capped(measured, cap_on_measured));
                 continue;
             }
             if presence.absent_until.is_some_and(|t| now < t) {
@@ -694,8 +722,16 @@ impl PublishedVideo {
         let count = self.layer_count();
         let mut out = rates;
         for (i, rate) in out.iter_mut().enumerate().take(count) {
+            let nominal = nominal_bps(count, i);
             if rate.is_none() && self.presence[i].absent_until.is_some_and(|t| now < t) {
-                *rate = Some(capped(nominal_bps(count, i), self.cap_of(i)));
+                *rate = Some(capped(nominal, self.cap_of(i)));
+            }
+            // A capped top layer at its own rate: what a subscriber is
+            // probed toward, so that its estimate keeps finding room and the
+            // cap can rise with it. Probed toward the cap, a subscriber
+            // taking the capped layer wanted no more than it had.
+            if self.caps.top.is_some() && self.top_layer().is_some_and(|l| l.index() == i) {
+                *rate = rate.map(|r| r.max(nominal));
             }
         }
         out
@@ -760,7 +796,7 @@ mod tests {
             top: Some(700_000),
         };
         let mut two = PublishedVideo::new(vec!["h".into(), "f".into()]);
-        two.tell_caps(caps);
+        two.tell_caps(t0, caps);
         assert_eq!(
             two.layer_rates(at(0)),
             [Some(120_000), Some(700_000), None],
@@ -772,14 +808,30 @@ mod tests {
         );
         // Arriving over the cap (the encoder not yet down to it), and the
         // top layer still ramping, when it costs at least its nominal rate.
-        for ms in (0..1000).step_by(33) {
-            two.record(at(ms), Layer::LOW, 1000);
-            two.record(at(ms), Layer::MID, 4000);
-        }
+        let over_caps = |v: &mut PublishedVideo, from: u64, to: u64| {
+            for ms in (from..to).step_by(33) {
+                v.record(at(ms), Layer::LOW, 1000);
+                v.record(at(ms), Layer::MID, 4000);
+            }
+        };
+        over_caps(&mut two, 0, 1000);
         assert_eq!(two.layer_rates(at(1000)), [Some(120_000), Some(700_000), None]);
+        // Still over it well after the cap changed: a top layer its
+        // publisher does not keep under the cap costs what it measures;
+        // the lowest layer its cap still.
+        over_caps(&mut two, 1000, 4000);
+        let rates = two.layer_rates(at(4000));
+        assert_eq!(rates[0], Some(120_000));
+        assert!(rates[1].is_some_and(|r| r > 900_000), "{rates:?}");
+        // Probed toward at its own rate while capped, not at the cap.
+        let unmeasured = PublishedVideo::new(vec!["h".into(), "f".into()]);
+        let mut capped_top = unmeasured.clone();
+        capped_top.tell_caps(t0, caps);
+        let rates = capped_top.layer_rates(at(0));
+        assert_eq!(capped_top.rates_if_sent(at(0), rates)[1], Some(NOMINAL_TWO_BPS[1]));
         // The middle of three layers is never capped; the top is the third.
         let mut three = PublishedVideo::new(vec!["q".into(), "h".into(), "f".into()]);
-        three.tell_caps(caps);
+        three.tell_caps(t0, caps);
         assert_eq!(
             three.layer_rates(at(0)),
             [Some(120_000), Some(NOMINAL_BPS[1]), Some(700_000)]

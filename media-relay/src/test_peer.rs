@@ -193,8 +193,9 @@ struct State {
     active: [bool; 3],
     /// Caps (bit/s) the relay asked the layers to keep under.
     caps: [Option<u64>; 3],
-    /// The temporal layer whose next delta frame loses its tail for good.
-    lose_next: Option<u8>,
+    /// The simulcast layer and temporal layer whose next delta frame loses
+    /// its tail for good.
+    lose_next: Option<(usize, u8)>,
     /// Counters of the video frames lost so.
     lost: Vec<u32>,
     /// Layers whose next frame must be a keyframe (asked for by the relay).
@@ -363,13 +364,13 @@ impl Client {
         }
     }
 
-    /// Loses the next delta frame of temporal layer `temporal_id` for good
-    /// (with [`PeerOptions::temporal_layers`]; of every simulcast layer):
-    /// its last packet is numbered and never sent, so the relay's NACKs for
-    /// it go unanswered, str0m gives the frame up, and hands on the frame
-    /// after it past a gap.
-    pub fn lose_next_frame(&self, temporal_id: u8) {
-        self.state.lock().unwrap().lose_next = Some(temporal_id);
+    /// Loses the next delta frame of temporal layer `temporal_id` on
+    /// simulcast layer `layer` (0 without simulcast) for good (with
+    /// [`PeerOptions::temporal_layers`]): its last packet is numbered and
+    /// never sent, so the relay's NACKs for it go unanswered, str0m gives
+    /// the frame up, and hands on the frame after it past a gap.
+    pub fn lose_next_frame(&self, layer: usize, temporal_id: u8) {
+        self.state.lock().unwrap().lose_next = Some((layer, temporal_id));
     }
 
     /// The counters of the video frames lost by [`Self::lose_next_frame`].
@@ -646,7 +647,7 @@ fn write_with_temporal_layers(
             layer_sync: temporal_id == 1,
         }),
     };
-    let lost = !keyframe && s.lose_next == Some(temporal_id);
+    let lost = !keyframe && s.lose_next == Some((layer, temporal_id));
     if lost {
         s.vp8[layer].lose_tail_of_next_frame();
     }

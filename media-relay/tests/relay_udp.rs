@@ -231,7 +231,7 @@ async fn a_frame_lost_for_good_costs_a_keyframe_only_on_the_base_layer() {
         })
         .await;
         let lost_before = ana.lost_frames().len();
-        ana.lose_next_frame(temporal_id);
+        ana.lose_next_frame(2, temporal_id);
         beto.wait_for("frames after the lost one", |r| {
             r.video_from(tag)
                 .last()
@@ -245,6 +245,7 @@ async fn a_frame_lost_for_good_costs_a_keyframe_only_on_the_base_layer() {
             .iter()
             .find(|f| f.counter > lost)
             .expect("a frame after the lost one");
+        assert_eq!(after.layer, 2, "beto left the top layer the frame was lost on");
         if temporal_id == 0 {
             assert!(
                 after.keyframe,

@@ -79,11 +79,12 @@ export function createPeer({ signaling, stream, onRemoteStream, onRemoteStreamGo
   pc.addEventListener('connectionstatechange', reportState);
 
   // The relay says which of our encodings someone takes (stop the rest) and
-  // how much the lowest may send (the weakest viewer's link). Kept and
+  // how much the lowest may send (the weakest viewer's link) and the top one
+  // (the strongest viewer's, when under our own cap). Kept and
   // applied again after every negotiation step, because setParameters can
   // fail while a renegotiation is under way.
   let layersWanted = null; // { mid, active, maxBitrate }
-  /** An encoding's cap: ours, or lower if the relay asked (the weakest viewer's link). */
+  /** An encoding's cap: ours, or lower if the relay asked (a viewer's link). */
   const capFor = (rid) => {
     const ours = SIMULCAST.find((e) => e.rid === rid)?.maxBitrate;
     const cap = Number(layersWanted?.maxBitrate?.[rid]);
