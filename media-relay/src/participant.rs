@@ -584,7 +584,10 @@ impl Participant {
                             tracing::debug!(participant = %self.id, origin, temporal_id = layers.map(|l| l.temporal_id), "video frame past a gap: its base layer is whole, going on");
                         }
                         Verdict::Forward => {}
-                        Verdict::Skip => return None,
+                        Verdict::Skip => {
+                            tracing::debug!(participant = %self.id, origin, temporal_id = layers.map(|l| l.temporal_id), "video frame past a gap skipped: its layer waits for a sync frame");
+                            return None;
+                        }
                         Verdict::Restart => {
                             tracing::debug!(participant = %self.id, origin, keyframe = data.is_keyframe(), "video frame past a gap: restarting on a keyframe");
                             video.rewriter.drop_current();
