@@ -67,9 +67,9 @@ fn capped(bps: u64, cap: Option<u64>) -> u64 {
 pub const MIN_FPS: usize = 5;
 /// How long a higher layer that just started costs at least its nominal rate.
 pub const RAMP_UP: Duration = Duration::from_secs(3);
-/// How long after a top layer's cap changed the layer is priced at it
-/// whatever it measures: its encoder follows a cap within a second or so,
-/// and the rate meter a moment later.
+/// How long after a track's caps last changed its top layer is priced at
+/// its cap whatever it measures: an encoder follows a cap within a second
+/// or so, and the rate meter a moment later.
 pub const CAP_FOLLOWED_WITHIN: Duration = Duration::from_secs(3);
 const FPS_WINDOW: Duration = Duration::from_secs(2);
 /// A lowest layer judged a slideshow within this long is offered again only
@@ -584,7 +584,8 @@ impl PublishedVideo {
 
     /// The cap on layer `i`, if asked for: the lowest layer's, or the top
     /// layer's. An encoder follows its cap within a second or so, faster
-    /// than the measurement would, so a layer costs no more than it.
+    /// than the measurement would, so a layer costs no more than it (a
+    /// measured one: [`Self::cap_on_measured`]).
     fn cap_of(&self, i: usize) -> Option<u64> {
         match i {
             0 => self.caps.low,
@@ -593,8 +594,9 @@ impl PublishedVideo {
         }
     }
 
-    /// The cap a layer arriving at `measured` costs no more than. The top
-    /// layer's only for [`CAP_FOLLOWED_WITHIN`] after it changed: past
+    /// The cap measured layer `i` costs no more than. The top
+    /// layer's only for [`CAP_FOLLOWED_WITHIN`] after the track's caps
+    /// last changed: past
     /// that, a top layer measured over its cap is one the publisher does
     /// not follow it for (a delayed `setParameters`), and pricing it at the
     /// cap would switch a subscriber up onto more than its link takes. The
