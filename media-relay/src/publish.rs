@@ -594,14 +594,14 @@ impl PublishedVideo {
         }
     }
 
-    /// The cap measured layer `i` costs no more than. The top
-    /// layer's only for [`CAP_FOLLOWED_WITHIN`] after the track's caps
-    /// last changed: past
-    /// that, a top layer measured over its cap is one the publisher does
-    /// not follow it for (a delayed `setParameters`), and pricing it at the
-    /// cap would switch a subscriber up onto more than its link takes. The
-    /// lowest layer's always: its cap is a weak subscriber's whole picture,
-    /// and its keyframes measured over it would pause that picture.
+    /// The cap measured layer `i` costs no more than. The top layer's only
+    /// for [`CAP_FOLLOWED_WITHIN`] after the track's caps last changed:
+    /// past that, a top layer measured over its cap is one the publisher
+    /// does not follow it for (a delayed `setParameters`), and pricing it
+    /// at the cap would switch a subscriber up onto more than its link
+    /// takes. The lowest layer's always: its cap is a weak subscriber's
+    /// whole picture, and its keyframes measured over it would pause that
+    /// picture.
     fn cap_on_measured(&self, now: Instant, i: usize) -> Option<u64> {
         let followed = self
             .caps_told_at
