@@ -621,7 +621,7 @@ fn send_frame(s: &mut State, tag: u8, kind: MediaKind) {
 
 /// Writes a video frame of `layer` with its picture id (the layer's frame
 /// count) and two temporal layers: base and upper frames alternate, and a
-/// keyframe is always base. Returns whether it was lost instead
+/// keyframe is always base. Returns whether its tail was lost instead
 /// ([`Client::lose_next_frame`]).
 #[allow(clippy::too_many_arguments)]
 fn write_with_temporal_layers(
