@@ -644,7 +644,9 @@ fn tell_unused_layers(
         let told = video.caps();
         let caps = LayerCaps {
             low: low_cap(told.low, budget.map(|b| b.low), nominal_bps(count, 0)),
-            top: top_cap(told.top, budget.map(|b| b.top_bps), nominal_bps(count, count - 1)),
+            top: video
+                .top_layer()
+                .and_then(|top| top_cap(told.top, budget.map(|b| b.top_bps), nominal_bps(count, top.index()))),
         };
         if wanted != video.told_active() || caps != told {
             video.tell_active(now, wanted);

@@ -577,7 +577,7 @@ impl PublishedVideo {
 
     /// The top layer of a track with more than one: the one
     /// [`LayerCaps::top`] is for.
-    fn top_layer(&self) -> Option<Layer> {
+    pub fn top_layer(&self) -> Option<Layer> {
         let count = self.layer_count().min(MAX_LAYERS);
         (count > 1).then(|| Layer::ALL[count - 1])
     }
@@ -732,7 +732,7 @@ impl PublishedVideo {
             // probed toward, so that its estimate keeps finding room and the
             // cap can rise with it. Probed toward the cap, a subscriber
             // taking the capped layer wanted no more than it had.
-            if self.caps.top.is_some() && self.top_layer().is_some_and(|l| l.index() == i) {
+            if i > 0 && self.cap_of(i).is_some() {
                 *rate = rate.map(|r| r.max(nominal));
             }
         }
