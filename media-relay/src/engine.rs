@@ -229,9 +229,6 @@ impl Relay {
             .set_local_ice_credentials(creds)
             .enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE_BPS)))
             .set_stats_interval(Some(STATS_INTERVAL))
-            // Each media packet as it arrives, for the frames str0m holds
-            // back behind a lost one (`hold_bypass.rs`).
-            .enable_raw_packets(true)
             .build(now);
         let announced = via.unwrap_or(self.config.public_addr);
         let candidate =
@@ -289,7 +286,6 @@ impl Relay {
                 outage: Default::default(),
                 estimate_trend: Default::default(),
                 held_estimate: Default::default(),
-                input_at: None,
             },
         );
         let p = self.participants.get_mut(participant).expect("inserted just above");
@@ -502,7 +498,6 @@ impl Relay {
             self.link_returned(&owner);
             p = self.participants.get_mut(&owner).expect("looked up above");
         }
-        p.input_at = Some(now);
         match p.rtc.handle_input(input) {
             Ok(()) if is_stun => {
                 self.by_addr.insert((proto, source), owner);

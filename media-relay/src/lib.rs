@@ -39,7 +39,6 @@
 //! | [`layer`] | name simulcast layers (`Layer`, `LayerSet`) |
 //! | [`rewrite`] | per subscriber and track: one continuous stream across layer switches |
 //! | `temporal_chain` | per subscriber and track: which frames still decode after a frame is lost for good |
-//! | `hold_bypass` | per published layer: the frames str0m holds behind a late retransmission, handed on once the wait outlasts the round trip |
 //! | [`allocator`] | per subscriber: which layer of each video track fits the estimate, or pause |
 //! | `outage` | a participant's link going silent and coming back: hold, then restart, the estimate |
 //! | `nack_pause` | which layers of a published video the relay NACKs: none just after an outage, only the lowest on a congested uplink |
@@ -98,7 +97,6 @@ mod codecs;
 pub mod engine;
 pub mod error;
 mod held_estimate;
-mod hold_bypass;
 pub mod keyframe;
 pub mod layer;
 mod nack_pause;

@@ -13,13 +13,11 @@ use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::media::{
     Direction, Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid,
 };
-use str0m::rtp::{RawPacket, RtpHeader};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 
 use crate::allocator::{Allocator, PauseReason, TrackId};
 use crate::engine::{RelayEvent, Transmit};
-use crate::hold_bypass::{LayerHold, Str0mFrame, HOLD_MARGIN};
-use crate::layer::{Layer, LayerSet, MAX_LAYERS};
+use crate::layer::{Layer, LayerSet};
 use crate::nack_pause::NackPause;
 use crate::publish::PublishedVideo;
 use crate::rewrite::{Decision, PacketInfo, RewriterConfig, VideoRewriter};
@@ -53,9 +51,6 @@ pub(crate) struct TrackIn {
     pub video: Option<PublishedVideo>,
     /// Video: whose NACKs are paused after an outage (`nack_pause.rs`).
     pub nack_pause: NackPause,
-    /// Video, per layer: the packets str0m holds back behind a lost one
-    /// (`hold_bypass.rs`).
-    pub holds: [LayerHold; MAX_LAYERS],
 }
 
 /// Another participant's track, as sent to this one.
@@ -264,9 +259,6 @@ pub(crate) struct Participant {
     /// Whether str0m's estimate toward it is standing still under a layer
     /// it could take (`held_estimate.rs`).
     pub held_estimate: crate::held_estimate::HeldEstimate,
-    /// When the `Rtc` was last given input: the arrival time of the packets
-    /// str0m then shows raw (`hold_bypass.rs`).
-    pub input_at: Option<Instant>,
 }
 
 impl Participant {
@@ -312,7 +304,6 @@ impl Participant {
     /// Moves the `Rtc`'s clock to `now` (its timers, and the time its next
     /// output is stamped with).
     pub fn tick(&mut self, now: Instant) {
-        self.input_at = Some(now);
         if let Err(e) = self.rtc.handle_input(str0m::Input::Timeout(now)) {
             tracing::warn!(participant = %self.id, error = %e, "rtc failed on timeout");
             self.dead = true;
@@ -453,7 +444,6 @@ impl Participant {
                     kind: m.kind,
                     video,
                     nack_pause: NackPause::default(),
-                    holds: Default::default(),
                 });
                 propagate.push(Propagate::TrackAdded {
                     origin: self.id.clone(),
@@ -485,9 +475,6 @@ impl Participant {
                     if track.nack_pause.on_frame(layer, first, last) {
                         tell_nack_changes(&mut self.rtc, &self.id, track);
                     }
-                    if track.holds[layer.index()].on_str0m_frame(&data) == Str0mFrame::AlreadyPassed {
-                        return;
-                    }
                 }
                 propagate.push(Propagate::Media {
                     origin: self.id.clone(),
@@ -503,53 +490,7 @@ impl Participant {
                 subscriber: self.id.clone(),
                 req,
             }),
-            Event::RawPacket(raw) => {
-                if let RawPacket::RtpRx(header, payload) = *raw {
-                    self.on_packet_in(&header, &payload, propagate);
-                }
-            }
             _ => {}
-        }
-    }
-
-    /// A media packet as it arrives: kept while str0m holds its layer back
-    /// behind a lost packet, and the frames that then decode are handed on
-    /// once the wait outlasts a retransmission (`hold_bypass.rs`).
-    fn on_packet_in(&mut self, header: &RtpHeader, payload: &[u8], propagate: &mut Vec<Propagate>) {
-        let (Some(now), Some(rtt)) = (self.input_at, self.stats.rtt) else {
-            return;
-        };
-        // A retransmission's SSRC names no stream of its own.
-        let mut api = self.rtc.direct_api();
-        let Some((mid, rid)) = api.stream_rx(&header.ssrc).map(|s| (s.mid(), s.rid())) else {
-            return;
-        };
-        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid) else {
-            return;
-        };
-        let Some(video) = track.video.as_mut() else { return };
-        let Some(layer) = video.layer_of(rid) else { return };
-        let hold = &mut track.holds[layer.index()];
-        if !hold.watched() {
-            return;
-        }
-        hold.hold
-            .on_packet(now, header.sequence_number, header.timestamp, header.marker, payload);
-        for frame in hold.hold.take_ready(now, rtt + HOLD_MARGIN) {
-            let held_ms = now.saturating_duration_since(frame.arrived).as_millis() as u64;
-            let Some(data) = hold.media_data(mid, frame) else {
-                continue;
-            };
-            tracing::debug!(participant = %self.id, layer = layer.index(), held_ms, keyframe = data.is_keyframe(), "frame handed on past a hold");
-            if data.is_keyframe() {
-                video.keyframes.keyframe_received(layer);
-            }
-            propagate.push(Propagate::Media {
-                origin: self.id.clone(),
-                layer: Some(layer),
-                proven: video.proven(),
-                data: Box::new(data),
-            });
         }
     }
 

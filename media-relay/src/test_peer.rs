@@ -160,16 +160,6 @@ impl Received {
     pub fn nacks_received(&self) -> u64 {
         self.nacks.values().sum()
     }
-
-    /// NACKs received so far for one simulcast encoding.
-    pub fn nacks_for(&self, rid: &str) -> u64 {
-        let rid = Rid::from(rid);
-        self.nacks
-            .iter()
-            .filter(|((_, r), _)| *r == Some(rid))
-            .map(|(_, &n)| n)
-            .sum()
-    }
 }
 
 /// How a client publishes.

@@ -78,12 +78,7 @@ export const FIRST_FRAME_LOOK_MS = 100;
 export const FIRST_FRAME_WAIT_MS = 10000;
 /** From this round trip on, a call starts with a delay... */
 export const START_RTT_MS = 100;
-/**
- * ...of the round trip and this, within maxFor(). The relay cuts a hold
- * for a retransmission short at the publisher's round trip and half this
- * (`media-relay/src/hold_bypass.rs`, decision 0034), so that it ends
- * inside the start delay.
- */
+/** ...of the round trip and this, within maxFor(). */
 export const START_MARGIN_MS = 100;
 
 /** How far the delay may go: enough for one retransmission on this link. */
