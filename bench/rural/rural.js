@@ -4,7 +4,7 @@
 // several profiles one summary table of the targets, pass or fail.
 //
 //   node bench/rural/rural.js --profile rural-3g [--duration 60] [--out DIR]
-//   node bench/rural/rural.js --all
+//   node bench/rural/rural.js --all [--repeat N]
 //
 // Run it through `bench/bench rural …`, which builds the release binaries and
 // installs Chromium and playwright-core first.
@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { LINK_EMULATOR_BIN, repo } from '../../tests/browser/helpers.js';
 import { runConsult } from './consult.js';
 import { analyze } from './analyze.js';
-import { checksFor } from './targets.js';
+import { checksFor, pctFine as pct, referenceFigures } from './targets.js';
+import { repeatSummaryMarkdown } from './repeat.js';
 import { plotRun } from './plot.js';
 
 /** The profiles `--all` runs, in order of how hard they are. */
@@ -61,7 +62,6 @@ export async function benchProfile(name, { durationS, profilesFile = null, out, 
 }
 
 const f = (v, digits = 1) => (v === null || v === undefined ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
-const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`);
 
 export function profileMarkdown(name, profile, a, checks) {
   const d = a.directions;
@@ -128,11 +128,7 @@ export function summaryMarkdown(results) {
   const lines = ['| profile | target | measured | limit | |', '|---|---|---|---|---|'];
   for (const r of results) {
     if (r.error) { lines.push(`| ${r.name} | run | ${r.error.split('\n')[0]} | | **FAIL** |`); continue; }
-    if (!r.checks.length) {
-      const d = r.analysis.directions;
-      lines.push(`| ${r.name} | (reference, no target) | fps ${d['to-patient'].fpsMedian}/${d['to-specialist'].fpsMedian}, ` +
-        `${d['to-patient'].heightMedian}p/${d['to-specialist'].heightMedian}p, concealed ${pct(d['to-patient'].audioConcealed)}/${pct(d['to-specialist'].audioConcealed)} | | |`);
-    }
+    if (!r.checks.length) lines.push(`| ${r.name} | (reference, no target) | ${referenceFigures(r.analysis)} | | |`);
     for (const c of r.checks) lines.push(`| ${r.name} | ${c.name} | ${c.shown} | ${c.limit} | ${c.pass ? 'pass' : '**FAIL**'} |`);
   }
   const checks = results.flatMap((r) => r.checks ?? []);
@@ -143,8 +139,8 @@ export function summaryMarkdown(results) {
   return lines.join('\n');
 }
 
-function parseArgs(argv) {
-  const opts = { profiles: [], durationS: null, out: join(repo, 'artifacts/bench/rural'), profilesFile: null };
+export function parseArgs(argv) {
+  const opts = { profiles: [], durationS: null, repeat: 1, out: join(repo, 'artifacts/bench/rural'), profilesFile: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -155,12 +151,14 @@ function parseArgs(argv) {
     if (a === '--all') opts.profiles.push(...ALL);
     else if (a === '--profile') opts.profiles.push(value());
     else if (a === '--duration') opts.durationS = Number(value());
+    else if (a === '--repeat') opts.repeat = Number(value());
     else if (a === '--out') opts.out = value();
     else if (a === '--profiles') opts.profilesFile = value();
-    else throw new Error(`unknown argument ${a}; usage: bench rural (--profile NAME … | --all) [--duration S] [--out DIR]`);
+    else throw new Error(`unknown argument ${a}; usage: bench rural (--profile NAME … | --all) [--repeat N] [--duration S] [--out DIR]`);
   }
-  if (!opts.profiles.length) throw new Error('usage: bench rural (--profile NAME … | --all) [--duration S] [--out DIR]');
+  if (!opts.profiles.length) throw new Error('usage: bench rural (--profile NAME … | --all) [--repeat N] [--duration S] [--out DIR]');
   if (opts.durationS !== null && !(opts.durationS >= 5)) throw new Error('--duration needs at least 5 seconds');
+  if (!Number.isInteger(opts.repeat) || opts.repeat < 1) throw new Error('--repeat needs a whole number of runs, at least 1');
   return opts;
 }
 
@@ -168,17 +166,21 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const results = [];
   for (const name of opts.profiles) {
-    try {
-      const r = await benchProfile(name, opts);
-      results.push(r);
-      console.log(profileMarkdown(name, r.profile, r.analysis, r.checks));
-    } catch (err) {
-      console.error(`${name}: ${err.stack || err}`);
-      results.push({ name, error: String(err.message || err) });
+    for (let run = 1; run <= opts.repeat; run++) {
+      // Repeated runs each keep their files, under run-1/, run-2/, …
+      const out = opts.repeat > 1 ? join(opts.out, `run-${run}`) : opts.out;
+      try {
+        const r = await benchProfile(name, { ...opts, out });
+        results.push({ ...r, run });
+        console.log(profileMarkdown(name, r.profile, r.analysis, r.checks));
+      } catch (err) {
+        console.error(`${name}: ${err.stack || err}`);
+        results.push({ name, run, error: String(err.message || err) });
+      }
     }
   }
   mkdirSync(opts.out, { recursive: true });
-  const summary = summaryMarkdown(results);
+  const summary = opts.repeat > 1 ? repeatSummaryMarkdown(results) : summaryMarkdown(results);
   const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
   writeFileSync(join(opts.out, 'summary.md'), `Run ${stamp} UTC: bench/bench rural ${process.argv.slice(2).join(' ')}\n\n${summary}\n`);
   console.log(`\n${summary}\n\nFiles: ${opts.out}`);

@@ -7,22 +7,36 @@ const BOTH = ['to-patient', 'to-specialist'];
 const DIR = { 'to-patient': 'specialist→patient', 'to-specialist': 'patient→specialist' };
 
 const pct = (v) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
+/** A share to a hundredth of a percent, for the per-profile tables. */
+export const pctFine = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`);
 const sec = (v) => (v === null ? '—' : `${v.toFixed(2)} s`);
 const num = (v, unit = '') => (v === null ? '—' : `${v}${unit}`);
 
-function check(name, value, shown, limit, pass) {
-  return { name, value, shown, limit, pass: value !== null && value !== undefined && pass };
+/**
+ * `format` shows a figure of this target; it is kept (out of the JSON) so a
+ * summary of several runs can show their median the same way.
+ */
+function check(name, value, format, limit, pass) {
+  const known = value !== null && value !== undefined;
+  return { name, value, shown: known ? format(value) : '—', format, limit, pass: known && pass };
 }
 
 const concealedAtMost = (d, dir, max) =>
-  check(`${DIR[dir]} audio concealed`, d.audioConcealed, pct(d.audioConcealed), `≤ ${max * 100} %`, d.audioConcealed <= max);
+  check(`${DIR[dir]} audio concealed`, d.audioConcealed, pct, `≤ ${max * 100} %`, d.audioConcealed <= max);
 const fpsAtLeast = (d, dir, min) =>
-  check(`${DIR[dir]} video fps (median)`, d.fpsMedian, num(d.fpsMedian), `≥ ${min}`, d.fpsMedian >= min);
+  check(`${DIR[dir]} video fps (median)`, d.fpsMedian, num, `≥ ${min}`, d.fpsMedian >= min);
 const heightAtLeast = (d, dir, min) =>
-  check(`${DIR[dir]} video height (median)`, d.heightMedian, num(d.heightMedian, 'p'), `≥ ${min}p`, d.heightMedian >= min);
+  check(`${DIR[dir]} video height (median)`, d.heightMedian, (v) => num(v, 'p'), `≥ ${min}p`, d.heightMedian >= min);
 const freezeRatioAtMost = (d, dir, max) =>
-  check(`${DIR[dir]} time frozen`, d.freezeRatio, pct(d.freezeRatio), `≤ ${max * 100} %`, d.freezeRatio <= max);
-const neverDropped = (d, dir) => check(`${DIR[dir]} call never dropped`, !d.dropped, d.dropped ? 'dropped' : 'held', 'held', !d.dropped);
+  check(`${DIR[dir]} time frozen`, d.freezeRatio, pct, `≤ ${max * 100} %`, d.freezeRatio <= max);
+const neverDropped = (d, dir) => check(`${DIR[dir]} call never dropped`, !d.dropped, (held) => (held ? 'held' : 'dropped'), 'held', !d.dropped);
+
+/** What a profile without targets (the fiber reference) is summed up by. */
+export function referenceFigures(a) {
+  const [p, s] = [a.directions['to-patient'], a.directions['to-specialist']];
+  return `fps ${p.fpsMedian}/${s.fpsMedian}, ${p.heightMedian}p/${s.heightMedian}p, ` +
+    `concealed ${pctFine(p.audioConcealed)}/${pctFine(s.audioConcealed)}`;
+}
 
 /** Checks for `profile` (a name); unknown profiles get none (reference runs). */
 export function checksFor(profile, a) {
@@ -32,12 +46,12 @@ export function checksFor(profile, a) {
   switch (profile) {
     case 'rural-4g':
       each((x, dir) => [concealedAtMost(x, dir, 0.01), fpsAtLeast(x, dir, 25), heightAtLeast(x, dir, 360),
-        check(`${DIR[dir]} longest freeze`, x.freezeMaxS, sec(x.freezeMaxS), '≤ 0.5 s', x.freezeMaxS <= 0.5)]);
+        check(`${DIR[dir]} longest freeze`, x.freezeMaxS, sec, '≤ 0.5 s', x.freezeMaxS <= 0.5)]);
       break;
     case 'rural-3g':
       each((x, dir) => [concealedAtMost(x, dir, 0.02), fpsAtLeast(x, dir, 15), heightAtLeast(x, dir, 180),
         freezeRatioAtMost(x, dir, 0.02),
-        check(`${DIR[dir]} admit → first frame`, x.firstFrameS, sec(x.firstFrameS), '≤ 3 s', x.firstFrameS <= 3)]);
+        check(`${DIR[dir]} admit → first frame`, x.firstFrameS, sec, '≤ 3 s', x.firstFrameS <= 3)]);
       break;
     case 'satellite':
       each((x, dir) => [concealedAtMost(x, dir, 0.02), fpsAtLeast(x, dir, 20), heightAtLeast(x, dir, 360),
@@ -51,14 +65,14 @@ export function checksFor(profile, a) {
         const ok = settled.filter((s) => s.fps >= 5 || s.paused).length;
         const share = settled.length ? ok / settled.length : null;
         return [concealedAtMost(x, dir, 0.05),
-          check(`${DIR[dir]} video ≥ 5 fps or shown as paused`, share, pct(share), '≥ 95 % of seconds', share >= 0.95),
+          check(`${DIR[dir]} video ≥ 5 fps or shown as paused`, share, pct, '≥ 95 % of seconds', share >= 0.95),
           neverDropped(x, dir)];
       });
       break;
     case 'dropout':
       for (const e of a.events.filter((ev) => ev.kind === 'outage')) {
-        out.push(check(`${DIR[e.dir]} audio back after the outage`, e.audioBackS, sec(e.audioBackS), '≤ 1 s', e.audioBackS <= 1));
-        out.push(check(`${DIR[e.dir]} video back after the outage`, e.videoBackS, sec(e.videoBackS), '≤ 2 s', e.videoBackS <= 2));
+        out.push(check(`${DIR[e.dir]} audio back after the outage`, e.audioBackS, sec, '≤ 1 s', e.audioBackS <= 1));
+        out.push(check(`${DIR[e.dir]} video back after the outage`, e.videoBackS, sec, '≤ 2 s', e.videoBackS <= 2));
       }
       each((x, dir) => neverDropped(x, dir));
       break;
@@ -81,11 +95,11 @@ function stepChecks(a, lim) {
   const out = [];
   for (const e of a.events) {
     if (e.kind === 'step-down') {
-      out.push(check(`${DIR[e.dir]} video adapts after the drop`, e.adaptedS, sec(e.adaptedS), `≤ ${lim.adaptS} s`, e.adaptedS <= lim.adaptS));
-      out.push(check(`${DIR[e.dir]} longest freeze across the drop`, e.freezeMaxS, sec(e.freezeMaxS), `≤ ${lim.freezeS} s`, e.freezeMaxS <= lim.freezeS));
-      out.push(check(`${DIR[e.dir]} audio concealed across the drop`, e.audioConcealed, pct(e.audioConcealed), `≤ ${lim.concealed * 100} %`, e.audioConcealed <= lim.concealed));
+      out.push(check(`${DIR[e.dir]} video adapts after the drop`, e.adaptedS, sec, `≤ ${lim.adaptS} s`, e.adaptedS <= lim.adaptS));
+      out.push(check(`${DIR[e.dir]} longest freeze across the drop`, e.freezeMaxS, sec, `≤ ${lim.freezeS} s`, e.freezeMaxS <= lim.freezeS));
+      out.push(check(`${DIR[e.dir]} audio concealed across the drop`, e.audioConcealed, pct, `≤ ${lim.concealed * 100} %`, e.audioConcealed <= lim.concealed));
     } else if (e.kind === 'step-up') {
-      out.push(check(`${DIR[e.dir]} back on the top layer`, e.topLayerS, sec(e.topLayerS), `≤ ${lim.topS} s after recovery`, e.topLayerS <= lim.topS));
+      out.push(check(`${DIR[e.dir]} back on the top layer`, e.topLayerS, sec, `≤ ${lim.topS} s after recovery`, e.topLayerS <= lim.topS));
     }
   }
   return out;
