@@ -103,8 +103,7 @@ export async function runConsult({ profile, profilesFile = null, durationS, log 
 /**
  * The per-participant gauges of `/metrics`: { participants: { id: {
  * estimate, bitrateIn, bitrateOut, lossIn, lossOut, rtt, nacks, plis, skipped,
- * layers: { origin: layer } } } } (layer -1 = paused), and the relay's
- * counters of datagrams sent: { counters: { datagramsSent, rtcpEchoesSent } }.
+ * layers: { origin: layer } } } } (layer -1 = paused).
  */
 export function parseMetrics(text) {
   const names = {
@@ -118,15 +117,8 @@ export function parseMetrics(text) {
     cerca_participant_keyframe_requests_total: 'plis',
     cerca_participant_video_frames_skipped_total: 'skipped',
   };
-  const counterNames = {
-    cerca_relay_datagrams_sent_total: 'datagramsSent',
-    cerca_relay_rtcp_echoes_sent_total: 'rtcpEchoesSent',
-  };
   const participants = {};
-  const counters = {};
   for (const line of text.split('\n')) {
-    const c = /^(\w+) (\S+)$/.exec(line);
-    if (c && counterNames[c[1]]) counters[counterNames[c[1]]] = Number(c[2]);
     const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
     if (!m) continue;
     const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
@@ -136,5 +128,5 @@ export function parseMetrics(text) {
     if (m[1] === 'cerca_participant_video_layer') p.layers[labels.origin] = value;
     else if (names[m[1]]) p[names[m[1]]] = value;
   }
-  return { participants, counters };
+  return { participants };
 }

@@ -34,7 +34,6 @@ use crate::codecs;
 use crate::error::RelayError;
 use crate::layer::{Layer, LayerSet};
 use crate::participant::{OutState, Participant, Propagate, TrackOut};
-use crate::rtcp_echo::Echoes;
 use crate::stats::{ParticipantStats, StatsCollector, VideoLayerStat, STATS_INTERVAL};
 use crate::stun;
 
@@ -143,8 +142,6 @@ pub struct RelayStats {
     pub datagrams_unrouted: u64,
     /// Routed to a participant whose `Rtc` refused it.
     pub datagrams_refused: u64,
-    /// Of those sent, second copies of RTCP reports (`rtcp_echo`).
-    pub rtcp_echoes_sent: u64,
 }
 
 impl RelayStats {
@@ -165,7 +162,6 @@ pub struct Relay {
     /// a datagram costs work in its own room, not in every room.
     dirty: BTreeSet<String>,
     transmits: VecDeque<Transmit>,
-    echoes: Echoes,
     events: VecDeque<RelayEvent>,
     stats: RelayStats,
     /// The time of the latest input, for work that follows from it.
@@ -184,7 +180,6 @@ impl Relay {
             by_addr: HashMap::new(),
             dirty: BTreeSet::new(),
             transmits: VecDeque::new(),
-            echoes: Echoes::default(),
             events: VecDeque::new(),
             stats: RelayStats::default(),
             now: Instant::now(),
@@ -392,17 +387,7 @@ impl Relay {
 
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = match self.transmits.pop_front() {
-            Some(t) => {
-                self.echoes.note(self.now, &t);
-                t
-            }
-            None => {
-                let echo = self.echoes.pop_due(self.now)?;
-                self.stats.rtcp_echoes_sent += 1;
-                echo
-            }
-        };
+        let t = self.transmits.pop_front()?;
         self.stats.datagrams_sent += 1;
         Some(t)
     }
@@ -416,10 +401,7 @@ impl Relay {
     /// there is nobody to serve.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtc = self.participants.values().filter_map(|p| p.timeout).min();
-        [rtc, self.next_adapt, self.echoes.next_due()]
-            .into_iter()
-            .flatten()
-            .min()
+        rtc.into_iter().chain(self.next_adapt).min()
     }
 
     /// Runs the adaptation pass ([`crate::adapt`]) and schedules the next one

@@ -34,7 +34,6 @@
 //! | [`stun`] | read the ICE username of a STUN datagram, to route it |
 //! | [`error`] | [`RelayError`], what the API can refuse |
 //! | [`rtp`] | read the RTP header fields we need; wrap-around arithmetic |
-//! | [`rtcp_echo`] | send each RTCP report that asks for something (NACK, PLI, SR/RR) twice over UDP |
 //! | [`vp8`] | read the VP8 payload descriptor, spot keyframes, renumber pictures in place |
 //! | `vp8_packetize` | cut a forwarded VP8 frame into packets with its picture id and temporal layer, and number them |
 //! | [`layer`] | name simulcast layers (`Layer`, `LayerSet`) |
@@ -108,7 +107,6 @@ pub mod probe;
 pub mod publish;
 pub mod rate;
 pub mod rewrite;
-pub mod rtcp_echo;
 pub mod rtp;
 mod send_queue;
 pub mod stats;

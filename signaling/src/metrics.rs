@@ -54,12 +54,6 @@ pub fn render(relay: &RelayStats, participants: &[ParticipantStats]) -> String {
     let _ = writeln!(out, "cerca_relay_datagrams_sent_total {}", relay.datagrams_sent);
     counter(
         &mut out,
-        "cerca_relay_rtcp_echoes_sent_total",
-        "Of the datagrams sent, second copies of RTCP reports (NACK, PLI, SR/RR) against loss.",
-    );
-    let _ = writeln!(out, "cerca_relay_rtcp_echoes_sent_total {}", relay.rtcp_echoes_sent);
-    counter(
-        &mut out,
         "cerca_relay_datagrams_dropped_total",
         "Datagrams dropped: unrouted (no participant) or refused (by its WebRTC stack).",
     );
@@ -200,7 +194,6 @@ mod tests {
             datagrams_sent: 12,
             datagrams_unrouted: 2,
             datagrams_refused: 1,
-            rtcp_echoes_sent: 3,
         };
         let p = ParticipantStats {
             participant: "p1".into(),
@@ -222,7 +215,6 @@ mod tests {
         };
         let text = render(&relay, &[p]);
         assert!(text.contains("cerca_relay_datagrams_dropped_total{reason=\"unrouted\"} 2\n"));
-        assert!(text.contains("cerca_relay_rtcp_echoes_sent_total 3\n"));
         assert!(text.contains("cerca_participant_bitrate_in_bps{consult=\"42\",participant=\"p1\"} 500000\n"));
         assert!(text.contains("cerca_participant_rtt_seconds{consult=\"42\",participant=\"p1\"} 0.12\n"));
         assert!(text.contains("# TYPE cerca_participant_nacks_total counter\n"));
