@@ -3,12 +3,18 @@
 // sums up N runs of each profile as a clinic director would ask about them:
 // in how many calls each target was met, the middle figure, and every run's.
 
-import { referenceFigures } from './targets.js';
+import { referenceFigures } from './format.js';
 
-/** The median of numbers, or null when any run has no figure. */
-export function median(values) {
-  if (!values.length || values.some((v) => typeof v !== 'number' || Number.isNaN(v))) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+/**
+ * The median of the runs that measured a figure, unrounded (shown by the
+ * target's own format); null when none did or the figure is not a number
+ * (a call held or dropped). A run without the figure is counted as a miss
+ * in the runs-passed column instead. (`analyze.js` has a rounding median
+ * for figures within one run.)
+ */
+export function medianOfMeasured(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b);
+  if (!sorted.length) return null;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
@@ -34,7 +40,7 @@ export function targetsAcrossRuns(results) {
   for (const [profile, p] of byProfile) {
     for (const t of p.targets.values()) {
       const perRun = p.runs.map((r) => r.checks?.find((c) => c.name === t.name) ?? null);
-      const m = median(perRun.map((c) => c?.value ?? null));
+      const m = medianOfMeasured(perRun.map((c) => c?.value ?? null));
       out.push({
         profile,
         target: t.name,
@@ -66,10 +72,14 @@ export function repeatSummaryMarkdown(results) {
     }
   }
   const always = targets.filter((t) => t.passed === t.runs).length;
-  // Runs of a reference profile (no targets) are not counted as calls.
-  const judged = results.filter((r) => r.error || r.checks.length);
-  const clean = judged.filter((r) => !r.error && r.checks.every((c) => c.pass)).length;
+  // Runs of a reference profile (no targets) are not counted as calls;
+  // runs that did not complete are counted apart, whatever the profile.
+  const completed = results.filter((r) => !r.error);
+  const judged = completed.filter((r) => r.checks.length);
+  const clean = judged.filter((r) => r.checks.every((c) => c.pass)).length;
+  const crashed = results.length - completed.length;
   lines.push('', `${always} of ${targets.length} targets passed in every run; ` +
-    `${clean} of ${judged.length} runs met all their profile's targets.`);
+    `${clean} of ${judged.length} completed runs met all their profile's targets` +
+    `${crashed ? `; ${crashed} run${crashed > 1 ? 's' : ''} did not complete` : ''}.`);
   return lines.join('\n');
 }

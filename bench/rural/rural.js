@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { LINK_EMULATOR_BIN, repo } from '../../tests/browser/helpers.js';
 import { runConsult } from './consult.js';
 import { analyze } from './analyze.js';
-import { checksFor, pctFine as pct, referenceFigures } from './targets.js';
+import { checksFor } from './targets.js';
+import { pctFine, referenceFigures } from './format.js';
 import { repeatSummaryMarkdown } from './repeat.js';
 import { plotRun } from './plot.js';
 
@@ -66,7 +67,7 @@ const f = (v, digits = 1) => (v === null || v === undefined ? '—' : typeof v =
 export function profileMarkdown(name, profile, a, checks) {
   const d = a.directions;
   const rows = [
-    ['audio concealed', (x) => pct(x.audioConcealed)],
+    ['audio concealed', (x) => pctFine(x.audioConcealed)],
     ['video fps shown (median / p10)', (x) => `${f(x.fpsMedian, 0)} / ${f(x.fpsP10, 0)}`],
     ['video height (median)', (x) => (x.heightMedian ? `${x.heightMedian}p` : '—')],
     ['freezes (count / total / longest)', (x) => `${x.freezeCount} / ${f(x.freezeTotalS, 2)} s / ${f(x.freezeMaxS, 2)} s`],
@@ -99,7 +100,7 @@ export function profileMarkdown(name, profile, a, checks) {
     lines.push('| event | direction | figures |', '|---|---|---|');
     for (const e of evs) {
       const figs = Object.entries(e).filter(([k]) => !['kind', 'dir', 'at', 'until'].includes(k))
-        .map(([k, v]) => `${k} ${typeof v === 'number' && k.toLowerCase().includes('concealed') ? pct(v) : f(v, 2)}`).join(', ');
+        .map(([k, v]) => `${k} ${typeof v === 'number' && k.toLowerCase().includes('concealed') ? pctFine(v) : f(v, 2)}`).join(', ');
       lines.push(`| ${e.kind} at ${e.at} s | ${e.dir} | ${figs} |`);
     }
     lines.push('');
@@ -111,7 +112,7 @@ export function profileMarkdown(name, profile, a, checks) {
   }
   for (const [who, rids] of Object.entries(a.sending ?? {})) {
     const parts = Object.entries(rids).map(([rid, x]) => `${rid}: ${x.height ?? '—'}p ${f(x.fps, 0)} fps ${f(x.kbps, 0)} kbit/s` +
-      ` (on ${pct(x.activeShare)}; limited by ${Object.entries(x.limitedBy).map(([k, v]) => `${k} ${pct(v)}`).join(', ') || '—'})`);
+      ` (on ${pctFine(x.activeShare)}; limited by ${Object.entries(x.limitedBy).map(([k, v]) => `${k} ${pctFine(v)}`).join(', ') || '—'})`);
     lines.push(`The ${who}'s browser sent ${parts.join('; ')}.`, '');
   }
   const link = a.link;
@@ -137,6 +138,11 @@ export function summaryMarkdown(results) {
   lines.push('', `${checks.length - failed} of ${checks.length} targets pass${failed ? `; ${failed} fail` : ''}`
     + `${crashed ? `; ${crashed} profile run${crashed > 1 ? 's' : ''} did not complete` : ''}.`);
   return lines.join('\n');
+}
+
+/** Where run `run` of `repeat` writes its files: repeated runs each under run-1/, run-2/, … */
+export function runDir(out, run, repeat) {
+  return repeat > 1 ? join(out, `run-${run}`) : out;
 }
 
 export function parseArgs(argv) {
@@ -165,16 +171,19 @@ export function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const results = [];
-  for (const name of opts.profiles) {
-    for (let run = 1; run <= opts.repeat; run++) {
-      // Repeated runs each keep their files, under run-1/, run-2/, …
-      const out = opts.repeat > 1 ? join(opts.out, `run-${run}`) : opts.out;
+  // Run by run, each through every profile: a spell of load on the machine
+  // then falls on one draw of several profiles, not on every draw of one.
+  for (let run = 1; run <= opts.repeat; run++) {
+    for (const name of opts.profiles) {
+      const out = runDir(opts.out, run, opts.repeat);
+      const label = opts.repeat > 1 ? `${name}, run ${run} of ${opts.repeat}` : name;
       try {
         const r = await benchProfile(name, { ...opts, out });
         results.push({ ...r, run });
+        if (opts.repeat > 1) console.log(`(${label})`);
         console.log(profileMarkdown(name, r.profile, r.analysis, r.checks));
       } catch (err) {
-        console.error(`${name}: ${err.stack || err}`);
+        console.error(`${label}: ${err.stack || err}`);
         results.push({ name, run, error: String(err.message || err) });
       }
     }

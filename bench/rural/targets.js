@@ -7,14 +7,13 @@ const BOTH = ['to-patient', 'to-specialist'];
 const DIR = { 'to-patient': 'specialist→patient', 'to-specialist': 'patient→specialist' };
 
 const pct = (v) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
-/** A share to a hundredth of a percent, for the per-profile tables. */
-export const pctFine = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`);
 const sec = (v) => (v === null ? '—' : `${v.toFixed(2)} s`);
 const num = (v, unit = '') => (v === null ? '—' : `${v}${unit}`);
 
 /**
- * `format` shows a figure of this target; it is kept (out of the JSON) so a
- * summary of several runs can show their median the same way.
+ * `format` shows a figure of this target, so that a summary of several runs
+ * can show their median as a run's figure is shown. JSON.stringify drops it;
+ * the JSON files keep `shown`.
  */
 function check(name, value, format, limit, pass) {
   const known = value !== null && value !== undefined;
@@ -30,13 +29,6 @@ const heightAtLeast = (d, dir, min) =>
 const freezeRatioAtMost = (d, dir, max) =>
   check(`${DIR[dir]} time frozen`, d.freezeRatio, pct, `≤ ${max * 100} %`, d.freezeRatio <= max);
 const neverDropped = (d, dir) => check(`${DIR[dir]} call never dropped`, !d.dropped, (held) => (held ? 'held' : 'dropped'), 'held', !d.dropped);
-
-/** What a profile without targets (the fiber reference) is summed up by. */
-export function referenceFigures(a) {
-  const [p, s] = [a.directions['to-patient'], a.directions['to-specialist']];
-  return `fps ${p.fpsMedian}/${s.fpsMedian}, ${p.heightMedian}p/${s.heightMedian}p, ` +
-    `concealed ${pctFine(p.audioConcealed)}/${pctFine(s.audioConcealed)}`;
-}
 
 /** Checks for `profile` (a name); unknown profiles get none (reference runs). */
 export function checksFor(profile, a) {
