@@ -174,8 +174,8 @@ async function main() {
   // Run by run, each through every profile: a spell of load on the machine
   // then falls on one draw of several profiles, not on every draw of one.
   for (let run = 1; run <= opts.repeat; run++) {
+    const out = runDir(opts.out, run, opts.repeat);
     for (const name of opts.profiles) {
-      const out = runDir(opts.out, run, opts.repeat);
       const label = opts.repeat > 1 ? `${name}, run ${run} of ${opts.repeat}` : name;
       try {
         const r = await benchProfile(name, { ...opts, out });
